@@ -1,0 +1,33 @@
+# The two commands: `make demo` (set up + run the demo) and `make test` (set up + run every check).
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+export UV_LINK_MODE := copy
+DEMO_DIR ?= var/demo
+DEMO_SUBSCRIBERS ?= 100000
+DEMO_DAYS ?= 30
+
+.PHONY: bootstrap setup demo test lint typecheck pytest bench-quick clean
+
+bootstrap:
+	@command -v uv >/dev/null 2>&1 || test -x $(HOME)/.local/bin/uv || python3 -m pip install --user --quiet uv
+
+setup: bootstrap
+	$(UV) sync --frozen
+
+demo: setup
+	$(UV) run tagcloud demo --subscribers $(DEMO_SUBSCRIBERS) --days $(DEMO_DAYS) --dir $(DEMO_DIR)
+
+lint: setup
+	$(UV) run ruff check src tests bench
+	$(UV) run ruff format --check src tests bench
+
+typecheck: setup
+	$(UV) run mypy
+
+pytest: setup
+	$(UV) run pytest
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf var .venv .mypy_cache .ruff_cache .pytest_cache

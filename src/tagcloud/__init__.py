@@ -1,0 +1,3 @@
+"""Tagcloud: customer tags and precision marketing for mobile operators."""
+
+__version__ = "0.1.0"

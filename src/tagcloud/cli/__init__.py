@@ -1,0 +1,21 @@
+"""The ``tagcloud`` command. Each area's commands live in a module of this package; this file
+only assembles them, so ``tagcloud --help`` stays fast (heavy imports happen inside commands)."""
+
+from __future__ import annotations
+
+import typer
+
+from tagcloud.cli import data as data_cli
+
+app = typer.Typer(
+    name="tagcloud",
+    help="Tagcloud: customer tags and precision marketing for mobile operators.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+data_cli.register(app)
+
+
+def main() -> None:
+    app()
