@@ -6,13 +6,21 @@ DEMO_DIR ?= var/demo
 DEMO_SUBSCRIBERS ?= 100000
 DEMO_DAYS ?= 30
 
-.PHONY: bootstrap setup demo test lint typecheck pytest bench-quick clean
+.PHONY: bootstrap web-assets browser setup demo test lint typecheck pytest bench-quick clean
 
 bootstrap:
 	@command -v uv >/dev/null 2>&1 || test -x $(HOME)/.local/bin/uv || python3 -m pip install --user --quiet uv
 
-setup: bootstrap
+setup: bootstrap web-assets
 	$(UV) sync --frozen
+
+# The web platform's browser libraries (htmx, ECharts) from the npm registry, served locally.
+web-assets:
+	cd src/tagcloud/web && npm ci --no-audit --no-fund --loglevel=error
+
+# Browser tests drive Debian's chromium (never a downloaded browser build); CJK fonts for screenshots.
+browser:
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium fonts-noto-cjk)
 
 demo: setup
 	$(UV) run tagcloud demo --subscribers $(DEMO_SUBSCRIBERS) --days $(DEMO_DAYS) --dir $(DEMO_DIR)
@@ -27,7 +35,7 @@ typecheck: setup
 pytest: setup
 	$(UV) run pytest
 
-test: lint typecheck pytest
+test: browser lint typecheck pytest
 
 clean:
 	rm -rf var .venv .mypy_cache .ruff_cache .pytest_cache

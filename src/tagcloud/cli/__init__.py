@@ -6,6 +6,8 @@ from __future__ import annotations
 import typer
 
 from tagcloud.cli import data as data_cli
+from tagcloud.cli import ingest as ingest_cli
+from tagcloud.cli import web as web_cli
 
 app = typer.Typer(
     name="tagcloud",
@@ -15,6 +17,8 @@ app = typer.Typer(
 )
 
 data_cli.register(app)
+ingest_cli.register(app)
+web_cli.register(app)
 
 
 def main() -> None:

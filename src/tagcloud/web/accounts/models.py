@@ -1,0 +1,96 @@
+"""Accounts: a user's role and home region, the roles themselves (data, with permissions), and the
+audit log of every unmask, export and customer lookup."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from tagcloud.web.reference.models import Region, RegionLevel
+
+
+class Role(models.Model):
+    """A job on the platform (省管理员, 县市场人员 …): a permission group and the region level its
+    holders are assigned at. Roles are rows, so administrators edit their permissions in the admin."""
+
+    code = models.SlugField(_("角色代码"), max_length=40, primary_key=True)
+    name = models.CharField(_("名称"), max_length=60)
+    name_en = models.CharField(_("英文名称"), max_length=60)
+    scope_level = models.CharField(_("区域层级"), max_length=10, choices=RegionLevel.choices)
+    group = models.OneToOneField(Group, verbose_name=_("权限组"), on_delete=models.PROTECT)
+    description = models.TextField(_("说明"), blank=True)
+
+    class Meta:
+        verbose_name = _("角色")
+        verbose_name_plural = _("角色")
+        ordering = ["code"]
+        # The platform's own capabilities; Django creates them, roles hold them through their group.
+        permissions = [
+            ("build_audience", "即席查询: 建立与统计目标客户群 / build audiences"),
+            ("export_audience", "导出客户清单 / export audience lists"),
+            ("unmask_msisdn", "查看完整号码 / see unmasked numbers"),
+            ("lookup_customer", "反向查询: 客户360 / look up a customer"),
+            ("propose_tag_change", "提出标签变更 / propose tag changes"),
+            ("review_tag_change", "审核标签变更 / review tag changes"),
+            ("view_audit", "查看审计日志 / browse the audit log"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Profile(models.Model):
+    """The role a user holds and the region they are assigned to (their data scope)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    role = models.ForeignKey(Role, verbose_name=_("角色"), on_delete=models.PROTECT, related_name="profiles")
+    region = models.ForeignKey(
+        Region, verbose_name=_("所属区域"), on_delete=models.PROTECT, related_name="profiles"
+    )
+
+    class Meta:
+        verbose_name = _("用户档案")
+        verbose_name_plural = _("用户档案")
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.role} · {self.region.name}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        super().save(*args, **kwargs)
+        # A user holds exactly their role's group, so permissions follow the role.
+        self.user.groups.set([self.role.group])
+
+
+class AuditAction(models.TextChoices):
+    """What was done to personal data."""
+
+    UNMASK = "unmask", _("查看完整号码")
+    EXPORT = "export", _("导出清单")
+    LOOKUP = "lookup", _("客户查询")
+    DENIED = "denied", _("越权访问被拒绝")
+
+
+class AuditEvent(models.Model):
+    """One access to personal data: who, what, which subscribers or audience, from where, when."""
+
+    at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("用户"), null=True, on_delete=models.SET_NULL
+    )
+    username = models.CharField(_("用户名"), max_length=150)  # kept when the user is deleted
+    role = models.CharField(_("角色"), max_length=40, blank=True)
+    action = models.CharField(_("操作"), max_length=10, choices=AuditAction.choices, db_index=True)
+    target = models.CharField(_("对象"), max_length=200)  # a masked number, a group id, a condition
+    rows = models.IntegerField(_("涉及号码数"), default=0)
+    detail = models.JSONField(_("详情"), default=dict, blank=True)
+    ip = models.GenericIPAddressField(_("来源地址"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("审计日志")
+        verbose_name_plural = _("审计日志")
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.username} {self.action} {self.target}"

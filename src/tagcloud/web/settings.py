@@ -1,0 +1,115 @@
+"""Django settings. SQLite under ``var/web/`` by default; PostgreSQL (or any database URL) through
+``TAGCLOUD_DATABASE_URL``. Everything a deployment changes comes from ``TAGCLOUD_*`` variables."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import dj_database_url
+
+WEB_DIR = Path(__file__).resolve().parent
+VAR_DIR = Path(os.environ.get("TAGCLOUD_VAR_DIR", "var/web")).resolve()
+
+# The warehouse the pages read (simulate → ingest → build writes it); the demo sets it.
+WAREHOUSE_DIR = Path(os.environ.get("TAGCLOUD_WAREHOUSE", "var/demo/warehouse")).resolve()
+
+DEBUG = os.environ.get("TAGCLOUD_DEBUG", "0") == "1"
+# A development key only; a deployment must set its own (checked by `manage.py check --deploy`).
+SECRET_KEY = os.environ.get("TAGCLOUD_SECRET_KEY", "tagcloud-dev-only-not-for-production-3f9c2a7e51d84b06")
+ALLOWED_HOSTS = os.environ.get("TAGCLOUD_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "tagcloud.web.reference",
+    "tagcloud.web.accounts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "tagcloud.web.urls"
+WSGI_APPLICATION = "tagcloud.web.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [WEB_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "tagcloud.web.accounts.context.current_role",
+            ]
+        },
+    }
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("TAGCLOUD_DATABASE_URL", f"sqlite:///{VAR_DIR / 'tagcloud.sqlite3'}"),
+        conn_max_age=60,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+# Chinese (Simplified) first: the province's marketers work in it; English second.
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [WEB_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = "Asia/Shanghai"
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+# Browser libraries come from the npm registry (`make setup` runs `npm ci` here) and are served
+# from this machine: operator intranets have no internet, so no CDN.
+_NODE = WEB_DIR / "node_modules"
+STATICFILES_DIRS = [
+    ("vendor/htmx", _NODE / "htmx.org" / "dist"),
+    ("vendor/echarts", _NODE / "echarts" / "dist"),
+]
+
+# WhiteNoise serves them straight from the finders: no collectstatic step before `tagcloud serve`.
+WHITENOISE_USE_FINDERS = True
+warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+WHITENOISE_AUTOREFRESH = DEBUG
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # htmx reads it to send X-CSRFToken on every POST
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django.request": {"handlers": ["console"], "level": "ERROR"}},
+}

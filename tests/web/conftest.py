@@ -1,0 +1,79 @@
+"""Fixtures of the web tests: a small region hierarchy and one logged-in client per role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+# province → 2 cities → 3 counties → 4 townships; "in region" for the county marketer is XA.
+REGIONS: list[dict[str, Any]] = [
+    {"region_id": "P", "name": "示范省", "name_en": "Demo", "level": "province", "parent_id": None},
+    {"region_id": "X", "name": "甲市", "name_en": "Jia", "level": "city", "parent_id": "P"},
+    {"region_id": "Y", "name": "乙市", "name_en": "Yi", "level": "city", "parent_id": "P"},
+    {"region_id": "XA", "name": "甲一县", "name_en": "Jia-1", "level": "county", "parent_id": "X"},
+    {"region_id": "XB", "name": "甲二县", "name_en": "Jia-2", "level": "county", "parent_id": "X"},
+    {"region_id": "YA", "name": "乙一县", "name_en": "Yi-1", "level": "county", "parent_id": "Y"},
+    {
+        "region_id": "XA1",
+        "name": "甲一镇",
+        "name_en": "Jia-1-1",
+        "level": "township",
+        "parent_id": "XA",
+        "is_urban": False,
+    },
+    {
+        "region_id": "XA2",
+        "name": "甲二镇",
+        "name_en": "Jia-1-2",
+        "level": "township",
+        "parent_id": "XA",
+        "is_urban": True,
+    },
+    {"region_id": "XB1", "name": "甲三镇", "name_en": "Jia-2-1", "level": "township", "parent_id": "XB"},
+    {"region_id": "YA1", "name": "乙一镇", "name_en": "Yi-1-1", "level": "township", "parent_id": "YA"},
+]
+
+ROLE_CODES = (
+    "province_admin",
+    "city_marketer",
+    "county_marketer",
+    "township_manager",
+    "analyst",
+    "approver",
+    "channel_agent",
+)
+
+
+@pytest.fixture
+def regions(db: Any) -> None:
+    from tagcloud.web.reference.load import load_regions
+
+    load_regions(REGIONS)
+
+
+@pytest.fixture
+def demo_accounts(regions: None) -> dict[str, Any]:
+    """One account per role on the X → XA → XA1 chain, keyed by role code."""
+    from tagcloud.web.accounts.demo import create_demo_users
+
+    return {a.role: a for a in create_demo_users()}
+
+
+@pytest.fixture
+def clients(demo_accounts: dict[str, Any]) -> dict[str, Any]:
+    """A logged-in Django test client per role (CSRF checks on, as in production)."""
+    from django.test import Client
+
+    out = {}
+    for role, a in demo_accounts.items():
+        c = Client(enforce_csrf_checks=True)
+        assert c.login(username=a.username, password=a.password)
+        out[role] = c
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: Any) -> None:
+    # The production hasher is slow by design; tests log in dozens of times.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
