@@ -51,7 +51,7 @@ class NameInfo:
 
 
 # Functions allowed in expression mode, by SQLGlot node class (the parser maps each SQL name to one).
-ALLOWED_FUNCTIONS: dict[type[exp.Expression], str] = {
+ALLOWED_FUNCTIONS: dict[type[exp.Expr], str] = {
     exp.Coalesce: "COALESCE",
     exp.Abs: "ABS",
     exp.Least: "LEAST",
@@ -66,7 +66,7 @@ ALLOWED_FUNCTIONS: dict[type[exp.Expression], str] = {
 _ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE)
 # When the literal is on the left, the comparison is turned round so the name comes first.
-_FLIPPED: dict[type[exp.Expression], type[exp.Expression]] = {
+_FLIPPED: dict[type[exp.Expr], type[exp.Expr]] = {
     exp.EQ: exp.EQ,
     exp.NEQ: exp.NEQ,
     exp.LT: exp.GT,
@@ -74,7 +74,7 @@ _FLIPPED: dict[type[exp.Expression], type[exp.Expression]] = {
     exp.GT: exp.LT,
     exp.GTE: exp.LTE,
 }
-_SQL_OPERATOR: dict[type[exp.Expression], str] = {
+_SQL_OPERATOR: dict[type[exp.Expr], str] = {
     exp.EQ: "=",
     exp.NEQ: "<>",
     exp.LT: "<",
@@ -128,7 +128,7 @@ class Condition:
     """A parsed, checked condition: its text, its normalised tree and the names it uses."""
 
     text: str
-    tree: exp.Expression
+    tree: exp.Expr
     names: frozenset[str]
     groups: frozenset[str]
 
@@ -136,7 +136,7 @@ class Condition:
         self,
         dialect: str = "duckdb",
         qualify: str | None = None,
-        group_sql: Callable[[str], exp.Expression] | None = None,
+        group_sql: Callable[[str], exp.Expr] | None = None,
     ) -> str:
         """The condition as SQL for ``dialect``; every name quoted, qualified by ``qualify`` if given.
 
@@ -259,11 +259,11 @@ class _Checker:
         self.groups: set[str] = set()
 
     # -- positions and errors -----------------------------------------------------------------
-    def span(self, node: exp.Expression) -> tuple[int, int]:
+    def span(self, node: exp.Expr) -> tuple[int, int]:
         """Character span of a node, from the token positions SQLGlot keeps on its leaves."""
         starts, ends = [], []
         for leaf in node.walk():
-            meta = leaf.meta if isinstance(leaf, exp.Expression) else None
+            meta = leaf.meta if isinstance(leaf, exp.Expr) else None
             if meta and "start" in meta:
                 starts.append(meta["start"])
                 ends.append(meta["end"] + 1)
@@ -279,12 +279,12 @@ class _Checker:
             return start, end
         return self._find_keyword(node)
 
-    def _query_span(self, node: exp.Expression) -> tuple[int, int]:
+    def _query_span(self, node: exp.Expr) -> tuple[int, int]:
         word = "exists" if isinstance(node, exp.Exists) else "select"
         m = re.search(rf"\b{word}\b", self.text, re.IGNORECASE)
         return (m.start(), m.end()) if m else self.span(node)
 
-    def _find_keyword(self, node: exp.Expression) -> tuple[int, int]:
+    def _find_keyword(self, node: exp.Expr) -> tuple[int, int]:
         word = node.key.upper()
         if isinstance(node, exp.Func):
             word = node.sql_name() if not isinstance(node, exp.Anonymous) else str(node.this)
@@ -293,16 +293,16 @@ class _Checker:
             return m.start(), m.end()
         return 0, len(self.text)
 
-    def error(self, message: str, node: exp.Expression, **kw: Any) -> ConditionError:
+    def error(self, message: str, node: exp.Expr, **kw: Any) -> ConditionError:
         start, end = self.span(node)
         return ConditionError(message, self.text, start, end, **kw)
 
-    def snippet(self, node: exp.Expression) -> str:
+    def snippet(self, node: exp.Expr) -> str:
         start, end = self.span(node)
         return self.text[start:end]
 
     # -- normalisation ------------------------------------------------------------------------
-    def normalise(self, tree: exp.Expression) -> exp.Expression:
+    def normalise(self, tree: exp.Expr) -> exp.Expr:
         """Lower-case identifiers; in audience mode put the name on the left of each comparison."""
         for ident in tree.find_all(exp.Identifier):
             ident.set("this", ident.this.lower())
@@ -319,7 +319,7 @@ class _Checker:
         return tree
 
     # -- boolean context ------------------------------------------------------------------------
-    def boolean(self, node: exp.Expression) -> None:
+    def boolean(self, node: exp.Expr) -> None:
         """Check a node used where a condition (true/false) is expected."""
         if isinstance(node, (exp.And, exp.Or)):
             self.boolean(node.this)
@@ -352,7 +352,7 @@ class _Checker:
         else:
             raise self.not_allowed(node, "where a condition is expected")
 
-    def not_allowed(self, node: exp.Expression, where: str = "") -> ConditionError:
+    def not_allowed(self, node: exp.Expr, where: str = "") -> ConditionError:
         if isinstance(node, (exp.Select, exp.Subquery, exp.Query, exp.Exists)):
             start, end = self._query_span(node)
             return ConditionError("subqueries are not allowed in a condition", self.text, start, end)
@@ -408,7 +408,7 @@ class _Checker:
         self.groups.add(info.name)
 
     # -- values -----------------------------------------------------------------------------------
-    def value(self, node: exp.Expression) -> tuple[str, NameInfo | None]:
+    def value(self, node: exp.Expr) -> tuple[str, NameInfo | None]:
         """The type of a value node: number / text / bool / date / null / enum, and its name if a name."""
         if isinstance(node, exp.Column):
             info = self.name(node)
@@ -446,14 +446,14 @@ class _Checker:
             return "number", None
         raise self.not_allowed(node, "in a condition")
 
-    def number(self, node: exp.Expression, allow_null: bool = False) -> None:
+    def number(self, node: exp.Expr, allow_null: bool = False) -> None:
         kind, info = self.value(node)
         if kind == "number" or (allow_null and kind == "null"):
             return
         what = f"{info.name} is {_article(info.kind)} {info.kind.value}" if info else f"{kind} value"
         raise self.error(f"arithmetic needs numbers: {what}", node, name=info.name if info else None)
 
-    def comparison(self, node: exp.Expression) -> None:
+    def comparison(self, node: exp.Expr) -> None:
         left, right = node.this, node.expression
         op = _SQL_OPERATOR[type(node)]
         if not self.allow_expressions and (not isinstance(left, exp.Column) or not _is_literal(right)):
@@ -474,10 +474,10 @@ class _Checker:
 
     def compatible(
         self,
-        left: exp.Expression,
+        left: exp.Expr,
         lk: str,
         linfo: NameInfo | None,
-        right: exp.Expression,
+        right: exp.Expr,
         rk: str,
         rinfo: NameInfo | None,
         op: str,
@@ -516,7 +516,7 @@ class _Checker:
         if lk == "text" and rk not in ("text", "enum"):
             raise self.type_error(linfo, right, rk)
 
-    def type_error(self, info: NameInfo | None, node: exp.Expression, kind: str) -> ConditionError:
+    def type_error(self, info: NameInfo | None, node: exp.Expr, kind: str) -> ConditionError:
         if info is None:
             return self.error(f"cannot compare these values ({kind})", node)
         shown = self.snippet(node) or node.sql()
@@ -598,7 +598,7 @@ class _Checker:
             return
         raise self.error("only IS [NOT] NULL (and IS [NOT] TRUE/FALSE on a flag) are allowed", target)
 
-    def like(self, node: exp.Expression) -> None:
+    def like(self, node: exp.Expr) -> None:
         this, pattern = node.this, node.expression
         if isinstance(pattern, exp.Escape) or node.args.get("escape") is not None:
             raise self.not_allowed(pattern, "(LIKE ... ESCAPE)")
@@ -612,7 +612,7 @@ class _Checker:
             raise self.error("LIKE needs a quoted pattern such as 'abc%'", pattern)
 
 
-def _is_literal(node: exp.Expression) -> bool:
+def _is_literal(node: exp.Expr) -> bool:
     if isinstance(node, (exp.Literal, exp.Boolean, exp.Null)):
         return True
     return isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string
