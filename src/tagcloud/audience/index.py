@@ -1,0 +1,397 @@
+"""The audience index: built from the subscriber wide table, persisted, opened lazily.
+
+Layout of ``WAREHOUSE/index/<build_id>/`` (see docs/audience.md):
+
+* ``manifest.json`` — build, id space, shards, and per column its kind, labels, values, counts
+  and BSI spec;
+* ``dictionary/*.npy`` — the subscriber dictionary (memory-mapped);
+* ``shard-NNNN/bitmaps.bin`` + ``bitmaps.json`` — portable Roaring bitmaps of the shard's id
+  range, concatenated; ``bitmaps.json`` maps a key to ``[offset, length]``. Keys: ``_alive``
+  (subscribers of this build), ``<flag>`` (true), ``<enum>=<value>``, ``<column>:null``;
+* ``shard-NNNN/bsi/<column>.npy`` — ``uint64[bits + 1, words]``: row 0 = has a value, then slices;
+  ``bsi/<column>.distinct.npy`` for rank-coded columns.
+
+Shards are id ranges (multiples of 65,536) so a query can run on several processes at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tagcloud.audience import bsi as bsi_mod
+from tagcloud.audience.dictionary import Dictionary, assign_ids
+from tagcloud.audience.paths import current_index_dir, index_root, warehouse_root, wide_dir
+from tagcloud.audience.roaring import BITS_PER_CONTAINER, pack_mask, words_to_bytes
+from tagcloud.progress import job
+
+if TYPE_CHECKING:
+    from pyroaring import FrozenBitMap
+
+FORMAT = 1
+DEFAULT_SHARD_SIZE = 1 << 24  # 16.8M ids: a province of up to ~16M subscribers is one shard
+REGION_COLUMNS = ("city_id", "county_id", "township_id")
+INDEXED_KINDS = ("flag", "enum", "number", "date")
+BATCH_COLUMNS = 64
+
+
+class IndexError_(ValueError):
+    """A wide table or index that cannot be used, with the thing and the problem named."""
+
+
+def value_key(column: str, value: str) -> str:
+    return f"{column}={value}"
+
+
+def null_key(column: str) -> str:
+    return f"{column}:null"
+
+
+@dataclass
+class _ShardWriter:
+    folder: Path
+    lo: int
+    hi: int
+    offsets: dict[str, list[int]] = field(default_factory=dict)
+    size: int = 0
+
+    def __post_init__(self) -> None:
+        (self.folder / "bsi").mkdir(parents=True, exist_ok=True)
+        self._file = open(self.folder / "bitmaps.bin", "wb")  # noqa: SIM115 — closed in close()
+
+    def add(self, key: str, words: np.ndarray) -> None:
+        from pyroaring import BitMap
+
+        data = words_to_bytes(words[self.lo // 64 : self.hi // 64], self.lo // BITS_PER_CONTAINER)
+        bm = BitMap.deserialize(data)
+        # region and plan bitmaps are long runs thanks to the id order: keep them as run containers
+        if bm.run_optimize():
+            data = bm.serialize()
+        self._file.write(data)
+        self.offsets[key] = [self.size, len(data)]
+        self.size += len(data)
+
+    def close(self) -> None:
+        self._file.close()
+        (self.folder / "bitmaps.json").write_text(json.dumps(self.offsets), encoding="utf-8")
+
+
+def _read_meta(folder: Path) -> dict[str, Any]:
+    meta_path = folder / "meta.json"
+    if not (folder / "wide.parquet").exists() or not meta_path.exists():
+        raise FileNotFoundError(f"wide table: {folder} needs wide.parquet and meta.json (run the tag build)")
+    meta: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8"))
+    for k in ("build_id", "columns"):
+        if k not in meta:
+            raise IndexError_(f"wide table meta.json: missing {k!r}")
+    return meta
+
+
+def _numbers(table: Any) -> np.ndarray:
+    import pyarrow.compute as pc
+
+    from tagcloud.data.model import MOBILE_NUMBER
+
+    col = table.column("msisdn")
+    if col.null_count:
+        raise IndexError_(f"wide table: msisdn has {col.null_count} empty values")
+    ok = pc.match_substring_regex(col, MOBILE_NUMBER)
+    if not pc.all(ok).as_py():
+        bad = pc.filter(col, pc.invert(ok))[0].as_py()
+        raise IndexError_(f"wide table: msisdn {bad!r} is not an 11-digit mobile number")
+    numbers = pc.cast(col, "uint64").to_numpy()
+    if len(np.unique(numbers)) != len(numbers):
+        raise IndexError_("wide table: msisdn is not unique (one row per subscriber expected)")
+    return numbers
+
+
+def _codes(col: Any) -> tuple[np.ndarray, list[str]]:
+    """A string column → int32 codes (-1 = null) and its distinct values."""
+    import pyarrow.compute as pc
+
+    enc = pc.dictionary_encode(col).combine_chunks()
+    codes = enc.indices.to_numpy(zero_copy_only=False)
+    codes = np.where(enc.indices.is_null().to_numpy(zero_copy_only=False), -1, codes).astype(np.int32)
+    return codes, [str(v) for v in enc.dictionary.to_pylist()]
+
+
+def build_index(
+    warehouse: Path | str | None = None,
+    *,
+    shard_size: int = DEFAULT_SHARD_SIZE,
+    quiet: bool = False,
+) -> Path:
+    """Index ``WAREHOUSE/wide/current`` into ``WAREHOUSE/index/<build_id>/`` and make it current."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    wh = warehouse_root(warehouse)
+    src = wide_dir(wh)
+    meta = _read_meta(src)
+    if shard_size <= 0 or shard_size % BITS_PER_CONTAINER:
+        raise IndexError_(f"shard size {shard_size}: must be a positive multiple of {BITS_PER_CONTAINER}")
+    pf = pq.ParquetFile(src / "wide.parquet")
+    present = set(pf.schema_arrow.names)
+    for col in ("msisdn", *REGION_COLUMNS):
+        if col not in present:
+            raise IndexError_(f"wide table: column {col!r} is missing")
+    columns = [c for c in meta["columns"] if c.get("kind") in INDEXED_KINDS]
+    for c in columns:
+        if c["name"] not in present:
+            raise IndexError_(f"wide table: meta.json names column {c['name']!r} but wide.parquet has none")
+    skipped = [c["name"] for c in meta["columns"] if c.get("kind") not in INDEXED_KINDS]
+
+    started = datetime.now(UTC)
+    head = pf.read(columns=["msisdn", *REGION_COLUMNS, *(["brand"] if "brand" in present else [])])
+    numbers = _numbers(head)
+    order_keys = [_codes(head.column(c))[0] for c in head.column_names[1:]]
+    previous = None
+    with contextlib.suppress(FileNotFoundError):
+        previous = Dictionary.load(current_index_dir(wh) / "dictionary")
+    dictionary = assign_ids(numbers, order_keys, previous)
+    n_ids = dictionary.n_ids
+    # row_of_id: where each id's row is; holes point at an extra all-false row
+    row_of_id = np.full(n_ids, len(numbers), dtype=np.int64)
+    row_of_id[dictionary.ids_of(numbers)] = np.arange(len(numbers))
+
+    def by_id(mask_rows: np.ndarray) -> np.ndarray:
+        return pack_mask(np.append(mask_rows, False)[row_of_id])
+
+    out = index_root(wh) / meta["build_id"]
+    tmp = out.with_name(out.name + ".building")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    dictionary.save(tmp / "dictionary")
+    shard_ranges = [
+        (lo, min(lo + shard_size, -(-n_ids // BITS_PER_CONTAINER) * BITS_PER_CONTAINER))
+        for lo in range(0, max(n_ids, 1), shard_size)
+    ]
+    writers = [_ShardWriter(tmp / f"shard-{i:04d}", lo, hi) for i, (lo, hi) in enumerate(shard_ranges)]
+
+    def add_all(key: str, words: np.ndarray) -> None:
+        for w in writers:
+            w.add(key, words)
+
+    add_all("_alive", by_id(np.ones(len(numbers), dtype=bool)))
+
+    manifest_cols: dict[str, dict[str, Any]] = {}
+    region_meta = [
+        {
+            "name": c,
+            "kind": "enum",
+            "label_zh": z,
+            "label_en": c.replace("_id", ""),
+            "category": "region",
+            "values": None,
+        }
+        for c, z in zip(REGION_COLUMNS, ("地市", "区县", "乡镇/片区"), strict=True)
+    ]
+    todo = region_meta + columns
+    batches = [todo[i : i + BATCH_COLUMNS] for i in range(0, len(todo), BATCH_COLUMNS)]
+    with job("audience index", total=len(todo), unit="columns", quiet=quiet) as j:
+        for batch in batches:
+            table = pf.read(columns=[c["name"] for c in batch])
+            for c in batch:
+                name, kind = c["name"], c["kind"]
+                col = table.column(name)
+                entry: dict[str, Any] = {k: c.get(k) for k in ("kind", "label_zh", "label_en", "category")}
+                nulls = col.is_null().to_numpy(zero_copy_only=False)
+                entry["nulls"] = int(nulls.sum())
+                if entry["nulls"]:
+                    add_all(null_key(name), by_id(nulls))
+                if kind == "flag":
+                    truth = pc.fill_null(col, False).to_numpy(zero_copy_only=False).astype(bool)
+                    entry["count"] = int(truth.sum())
+                    add_all(name, by_id(truth))
+                elif kind == "enum":
+                    codes, seen = _codes(col)
+                    declared = list(c.get("values") or [])
+                    values = declared + sorted(v for v in seen if v not in declared)
+                    counts = {}
+                    for j_val, v in enumerate(seen):
+                        mask = codes == j_val
+                        counts[v] = int(mask.sum())
+                        add_all(value_key(name, v), by_id(mask))
+                    entry["values"] = values
+                    entry["counts"] = {v: counts.get(v, 0) for v in values}
+                else:
+                    entry.update(_write_bsi(name, kind, col, nulls, row_of_id, writers))
+                manifest_cols[name] = entry
+                j.advance(1, rows=1)
+            del table
+    for w in writers:
+        w.close()
+    manifest = {
+        "format": FORMAT,
+        "build_id": meta["build_id"],
+        "period": meta.get("period"),
+        "wide_built_at": meta.get("built_at"),
+        "indexed_at": started.isoformat(timespec="seconds"),
+        "n_ids": n_ids,
+        "subscribers": len(numbers),
+        "shard_size": shard_size,
+        "shards": [{"folder": w.folder.name, "lo": w.lo, "hi": w.hi} for w in writers],
+        "columns": manifest_cols,
+        "not_indexed": skipped,
+    }
+    (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    (index_root(wh) / "CURRENT").write_text(meta["build_id"], encoding="utf-8")
+    return out
+
+
+def _write_bsi(
+    name: str, kind: str, col: Any, nulls: np.ndarray, row_of_id: np.ndarray, writers: list[_ShardWriter]
+) -> dict[str, Any]:
+    import pyarrow as pa
+
+    if kind == "date":
+        col = col.cast(pa.int32())  # days since 1970-01-01, as DuckDB compares dates
+    raw = col.to_numpy(zero_copy_only=False)
+    has = ~nulls
+    values = np.asarray(raw[has])
+    if values.dtype == object:
+        raise IndexError_(f"wide table: column {name!r} of kind {kind} is not numeric")
+    if values.dtype == bool:
+        values = values.astype(np.int64)
+    spec, codes, distinct = bsi_mod.encode(values)
+    codes_rows = np.zeros(len(nulls) + 1, dtype=np.uint64)
+    codes_rows[np.flatnonzero(has)] = codes
+    codes_by_id = codes_rows[row_of_id]
+    has_by_id = np.append(has, False)[row_of_id]
+    slices = [pack_mask(has_by_id)] + [
+        pack_mask(((codes_by_id >> np.uint64(k)) & np.uint64(1)).astype(bool)) for k in range(spec.bits)
+    ]
+    stacked = np.stack(slices)
+    for w in writers:
+        np.save(w.folder / "bsi" / f"{name}.npy", np.ascontiguousarray(stacked[:, w.lo // 64 : w.hi // 64]))
+        if distinct is not None:
+            np.save(w.folder / "bsi" / f"{name}.distinct.npy", distinct)
+    return {
+        "bsi": {"encoding": spec.encoding, "scale": spec.scale, "offset": spec.offset, "bits": spec.bits},
+        "count": len(values),
+        "min": float(values.min()) if len(values) else None,
+        "max": float(values.max()) if len(values) else None,
+        "sum": float(values.sum()) if len(values) else 0.0,
+    }
+
+
+class Shard:
+    """One id range of an opened index: bitmaps deserialised on first use, BSI slices memory-mapped."""
+
+    def __init__(self, folder: Path, lo: int, hi: int) -> None:
+        self.folder, self.lo, self.hi = folder, lo, hi
+        self.n_words = (hi - lo) // 64
+        self._offsets: dict[str, list[int]] = json.loads(
+            (folder / "bitmaps.json").read_text(encoding="utf-8")
+        )
+        self._data = np.memmap(folder / "bitmaps.bin", dtype=np.uint8, mode="r") if self._offsets else None
+        self._bitmaps: dict[str, FrozenBitMap] = {}
+        self._bsi: dict[str, np.ndarray] = {}
+        self._distinct: dict[str, np.ndarray] = {}
+
+    def has(self, key: str) -> bool:
+        return key in self._offsets
+
+    def bitmap(self, key: str) -> FrozenBitMap:
+        """The bitmap stored under ``key`` (empty when the key has none in this shard)."""
+        bm = self._bitmaps.get(key)
+        if bm is None:
+            from pyroaring import FrozenBitMap
+
+            where = self._offsets.get(key)
+            if where is None or self._data is None:
+                bm = FrozenBitMap()
+            else:
+                o, n = where
+                bm = FrozenBitMap.deserialize(self._data[o : o + n].tobytes())
+            self._bitmaps[key] = bm
+        return bm
+
+    def slices(self, column: str) -> np.ndarray:
+        s = self._bsi.get(column)
+        if s is None:
+            s = np.load(self.folder / "bsi" / f"{column}.npy", mmap_mode="r")
+            self._bsi[column] = s
+        return s
+
+    def distinct(self, column: str) -> np.ndarray | None:
+        if column not in self._distinct:
+            p = self.folder / "bsi" / f"{column}.distinct.npy"
+            self._distinct[column] = np.load(p) if p.exists() else None  # type: ignore[assignment]
+        return self._distinct[column]
+
+    def warm(self) -> None:
+        """Load every bitmap and map every slice now (for latency-critical services)."""
+        for key in self._offsets:
+            self.bitmap(key)
+
+
+class AudienceIndex:
+    """An opened index: manifest, dictionary and shards (see the module docstring for the layout)."""
+
+    def __init__(self, folder: Path) -> None:
+        folder = Path(folder)
+        manifest_path = folder / "manifest.json"
+        if not manifest_path.exists():
+            raise FileNotFoundError(f"audience index: {folder} has no manifest.json")
+        self.folder = folder
+        self.manifest: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if self.manifest.get("format") != FORMAT:
+            raise IndexError_(
+                f"audience index {folder}: format {self.manifest.get('format')} is not {FORMAT}"
+            )
+        self.columns: dict[str, dict[str, Any]] = self.manifest["columns"]
+        self.dictionary = Dictionary.load(folder / "dictionary")
+        self.shards = [Shard(folder / s["folder"], s["lo"], s["hi"]) for s in self.manifest["shards"]]
+
+    @classmethod
+    def open(cls, warehouse: Path | str | None = None, build_id: str | None = None) -> AudienceIndex:
+        """The current index of the warehouse (or the named build)."""
+        wh = warehouse_root(warehouse)
+        folder = index_root(wh) / build_id if build_id else current_index_dir(wh)
+        return cls(folder)
+
+    @property
+    def build_id(self) -> str:
+        return str(self.manifest["build_id"])
+
+    @property
+    def subscribers(self) -> int:
+        return int(self.manifest["subscribers"])
+
+    def column(self, name: str) -> dict[str, Any]:
+        """A column's manifest entry; a clear error with the closest name when it is unknown."""
+        entry = self.columns.get(name)
+        if entry is None:
+            import difflib
+
+            close = difflib.get_close_matches(name, list(self.columns), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise KeyError(f"audience index: no attribute or tag {name!r}{hint}")
+        return entry
+
+    def bsi_spec(self, name: str) -> bsi_mod.BsiSpec:
+        return bsi_mod.BsiSpec(**self.column(name)["bsi"])
+
+    def estimate(self, key: str) -> int:
+        """Cardinality of a stored bitmap from the manifest (the planner orders operands by it)."""
+        if key == "_alive":
+            return self.subscribers
+        if key.endswith(":null"):
+            return int(self.columns[key[:-5]]["nulls"])
+        if "=" in key:
+            col, val = key.split("=", 1)
+            return int(self.columns[col]["counts"].get(val, 0))
+        return int(self.columns[key].get("count", 0))
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.folder.rglob("*") if p.is_file())

@@ -1,0 +1,379 @@
+"""The audience engine's Python API: count, members, list, sample, profile, split and lookup.
+
+>>> eng = AudienceEngine.open()                       # the current index of the warehouse
+>>> eng.count("arpu >= 80 AND is_student AND NOT complaint_sensitive")
+>>> eng.profile("brand = 'gotone'", columns=["arpu", "prod_0000"])   # a Polars DataFrame
+
+Answers are Polars DataFrames (``.to_arrow()`` for Arrow). Numbers are masked ``136****6297``
+unless the engine was opened with ``can_unmask=True`` (the web layer decides that from roles).
+``scope`` (a condition, e.g. a county marketer's ``county_id = 'C01K02'``) is ANDed into every query.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tagcloud.audience import bsi as bsi_mod
+from tagcloud.audience.dictionary import mask_number, mask_numbers, parse_number
+from tagcloud.audience.index import AudienceIndex, null_key, value_key
+from tagcloud.audience.paths import warehouse_root
+from tagcloud.audience.plan import And, Compiler, Node, PlanError, ShardRun, describe
+from tagcloud.audience.roaring import bitmap_to_words
+
+if TYPE_CHECKING:
+    import polars as pl
+    from pyroaring import BitMap
+
+
+def parse(text: str, names: Any = None) -> Any:
+    """Condition text → SQLGlot tree, through the one condition language of ``tagcloud.tags``."""
+    try:
+        from tagcloud.tags.condition import parse_condition
+    except ImportError:  # TODO: drop once tags.condition is on main (issue 3)
+        import sqlglot
+        from sqlglot.errors import ParseError
+
+        if not text or not text.strip():
+            raise PlanError("condition: empty") from None
+        try:
+            return sqlglot.parse_one(text, read="duckdb")
+        except ParseError as e:
+            raise PlanError(f"condition {text!r}: {e}") from e
+    return parse_condition(text, names, allow_expressions=False).tree
+
+
+@dataclass
+class AudienceEngine:
+    """An opened index plus who is asking (may they see whole numbers; their region scope)."""
+
+    index: AudienceIndex
+    warehouse: Path
+    can_unmask: bool = False
+    scope: str | None = None
+
+    @classmethod
+    def open(
+        cls,
+        warehouse: Path | str | None = None,
+        *,
+        build_id: str | None = None,
+        can_unmask: bool = False,
+        scope: str | None = None,
+    ) -> AudienceEngine:
+        wh = warehouse_root(warehouse)
+        return cls(AudienceIndex.open(wh, build_id), wh, can_unmask, scope)
+
+    # -- conditions
+
+    def names(self) -> dict[str, Any]:
+        """The names a condition may use (for the condition language's checks and suggestions)."""
+        try:
+            from tagcloud.tags.condition import NameInfo, NameKind
+        except ImportError:
+            return {n: c["kind"] for n, c in self.index.columns.items()}
+        kinds = {
+            "flag": NameKind.FLAG,
+            "enum": NameKind.ENUM,
+            "number": NameKind.NUMBER,
+            "date": NameKind.DATE,
+        }
+        out: dict[str, Any] = {}
+        for n, c in self.index.columns.items():
+            values = tuple(c["values"]) if c["kind"] == "enum" else None
+            out[n] = NameInfo(n, kinds[c["kind"]], values)
+        return out
+
+    def plan(self, condition: str) -> Node:
+        """Condition text → bitmap plan (with the engine's scope ANDed in)."""
+        from tagcloud.audience.groups import group_members
+
+        compiler = Compiler(self.index, lambda name: group_members(self.warehouse, name, self.index))
+        node = compiler.compile(parse(condition, self.names()))
+        if self.scope:
+            s = compiler.compile(parse(self.scope, self.names()))
+            node = And((*(node.children if isinstance(node, And) else (node,)), s), min(node.est, s.est))
+        return node
+
+    def explain(self, condition: str) -> str:
+        return describe(self.plan(condition))
+
+    # -- answers
+
+    def count(self, condition: str) -> int:
+        """Number of subscribers matching ``condition`` (count-only plan, no member list built)."""
+        node = self.plan(condition)
+        return sum(ShardRun(s).count(node) for s in self.index.shards)
+
+    def members(self, condition: str) -> BitMap:
+        """Ids of the matching subscribers as one Roaring bitmap (ids of this index build)."""
+        from pyroaring import BitMap
+
+        node = self.plan(condition)
+        return BitMap(BitMap.union(*(ShardRun(s).truth(node) for s in self.index.shards)))
+
+    def audience(self, target: str | BitMap) -> BitMap:
+        """A condition or an already computed member bitmap → member bitmap."""
+        return self.members(target) if isinstance(target, str) else target
+
+    def numbers(self, ids: np.ndarray) -> list[str]:
+        """Ids → numbers as text, masked unless this engine may unmask."""
+        nums = np.asarray(self.index.dictionary.msisdn_by_id[ids])
+        if self.can_unmask:
+            return [str(int(x)) for x in nums]
+        return mask_numbers(nums)
+
+    def list_members(
+        self, target: str | BitMap, offset: int = 0, limit: int = 100, columns: tuple[str, ...] = ()
+    ) -> pl.DataFrame:
+        """One page of members in id order: number (masked unless allowed), region and ``columns``."""
+        import polars as pl
+
+        if offset < 0 or limit < 0:
+            raise ValueError(f"list: offset {offset} and limit {limit} must not be negative")
+        bm = self.audience(target)
+        ids = (
+            np.frombuffer(bm[offset : offset + limit].to_array(), dtype=np.uint32)
+            if len(bm) > offset
+            else np.zeros(0, np.uint32)
+        )
+        return pl.DataFrame(self._rows(ids, ("city_id", "county_id", "township_id", *columns)))
+
+    def sample(
+        self, target: str | BitMap, n: int = 10, seed: int = 0, columns: tuple[str, ...] = ()
+    ) -> pl.DataFrame:
+        """``n`` members drawn at random (reproducible with ``seed``)."""
+        import polars as pl
+
+        bm = self.audience(target)
+        ids = np.frombuffer(bm.to_array(), dtype=np.uint32)
+        pick = np.sort(np.random.default_rng(seed).choice(len(ids), size=min(n, len(ids)), replace=False))
+        return pl.DataFrame(self._rows(ids[pick], ("city_id", "county_id", "township_id", *columns)))
+
+    def _rows(self, ids: np.ndarray, columns: tuple[str, ...]) -> dict[str, Any]:
+        """Column values for a handful of ids (a page, a sample), column by column."""
+        from pyroaring import BitMap
+
+        page = BitMap(ids)
+        out: dict[str, Any] = {"msisdn": self.numbers(ids)}
+        for name in columns:
+            col = self.index.column(name)
+            kind = col["kind"]
+            if kind == "flag":
+                vals: Any = np.zeros(len(ids), dtype=object)
+                vals[:] = False
+                for key, v in ((name, True), (null_key(name), None)):
+                    hit = np.frombuffer(self._union(key, page).to_array(), dtype=np.uint32)
+                    vals[np.isin(ids, hit)] = v
+                out[name] = vals.tolist()
+            elif kind == "enum":
+                vals = np.full(len(ids), None, dtype=object)
+                for v in col["counts"]:
+                    hit = np.frombuffer(self._union(value_key(name, v), page).to_array(), dtype=np.uint32)
+                    vals[np.isin(ids, hit)] = v
+                out[name] = vals.tolist()
+            else:
+                out[name] = self._decode(name, ids).tolist()
+        return out
+
+    def _union(self, key: str, page: BitMap) -> BitMap:
+        from pyroaring import BitMap
+
+        return BitMap.union(BitMap(), *(s.bitmap(key) & page for s in self.index.shards))
+
+    def _decode(self, name: str, ids: np.ndarray) -> np.ndarray:
+        """Numeric values of sorted ids (NaN → None) from the bit-sliced index."""
+        spec = self.index.bsi_spec(name)
+        out = np.full(len(ids), None, dtype=object)
+        for s in self.index.shards:
+            sel = np.flatnonzero((ids >= s.lo) & (ids < s.hi))
+            if not len(sel):
+                continue
+            codes, has = bsi_mod.decode(s.slices(name), ids[sel].astype(np.int64) - s.lo)
+            vals = bsi_mod.to_values(spec, s.distinct(name), codes)
+            out[sel[has]] = vals[has]
+        return out
+
+    def lookup(self, msisdn: str) -> dict[str, Any]:
+        """Reverse query (反向查询): every tag and attribute of one subscriber."""
+        i = self.index.dictionary.id_of(msisdn)
+        shard = next(s for s in self.index.shards if s.lo <= i < s.hi)
+        local = np.array([i - shard.lo], dtype=np.int64)
+        out: dict[str, Any] = {
+            "msisdn": str(int(parse_number(msisdn))) if self.can_unmask else mask_number(msisdn),
+            "build_id": self.index.build_id,
+        }
+        for name, col in self.index.columns.items():
+            kind = col["kind"]
+            if col["nulls"] and i in shard.bitmap(null_key(name)):
+                out[name] = None
+            elif kind == "flag":
+                out[name] = i in shard.bitmap(name)
+            elif kind == "enum":
+                out[name] = next((v for v in col["counts"] if i in shard.bitmap(value_key(name, v))), None)
+            else:
+                codes, has = bsi_mod.decode(shard.slices(name), local)
+                spec = bsi_mod.BsiSpec(**col["bsi"])
+                out[name] = float(bsi_mod.to_values(spec, shard.distinct(name), codes)[0]) if has[0] else None
+        return out
+
+    # -- profile and split
+
+    def profile(self, target: str | BitMap, columns: list[str] | None = None) -> pl.DataFrame:
+        """Distribution of ``columns`` (default: all) inside the audience, one row per tag / value.
+
+        Columns of the answer: column, kind, category, value, members, share (of the audience),
+        sum and mean (numbers). Product flags (category ``product``) give product penetration; the
+        row ``(no product)`` is the share holding none of them.
+        """
+        import polars as pl
+        from pyroaring import BitMap
+
+        bm = self.audience(target)
+        total = len(bm)
+        names = columns if columns is not None else list(self.index.columns)
+        parts = [bm & s.bitmap("_alive") for s in self.index.shards]
+        dense: list[np.ndarray | None] = [None] * len(self.index.shards)
+        rows: list[dict[str, Any]] = []
+
+        def row(name: str, col: dict[str, Any], value: str | None, n: int, **kw: Any) -> None:
+            rows.append(
+                {
+                    "column": name,
+                    "kind": col["kind"],
+                    "category": col.get("category"),
+                    "value": value,
+                    "members": n,
+                    "share": n / total if total else 0.0,
+                    "sum": None,
+                    "mean": None,
+                }
+                | kw
+            )
+
+        for name in names:
+            col = self.index.column(name)
+            kind = col["kind"]
+            if kind == "flag":
+                n = sum(
+                    p.intersection_cardinality(s.bitmap(name))
+                    for p, s in zip(parts, self.index.shards, strict=True)
+                )
+                row(name, col, "true", n)
+            elif kind == "enum":
+                for v in col["counts"]:
+                    key = value_key(name, v)
+                    n = sum(
+                        p.intersection_cardinality(s.bitmap(key))
+                        for p, s in zip(parts, self.index.shards, strict=True)
+                    )
+                    row(name, col, v, n)
+                if col["nulls"]:
+                    key = null_key(name)
+                    n = sum(
+                        p.intersection_cardinality(s.bitmap(key))
+                        for p, s in zip(parts, self.index.shards, strict=True)
+                    )
+                    row(name, col, None, n)
+            else:
+                spec = self.index.bsi_spec(name)
+                count, total_value = 0, 0.0
+                for k, (p, s) in enumerate(zip(parts, self.index.shards, strict=True)):
+                    if not p:
+                        continue
+                    if spec.encoding == "fixed":
+                        if dense[k] is None:
+                            dense[k] = bitmap_to_words(p, s.lo, s.n_words)
+                        c, code_total = bsi_mod.code_sum(s.slices(name), dense[k])  # type: ignore[arg-type]
+                        count += c
+                        total_value += (code_total + spec.offset * c) / 10**spec.scale
+                    else:
+                        ids = np.frombuffer(p.to_array(), dtype=np.uint32).astype(np.int64) - s.lo
+                        codes, has = bsi_mod.decode(s.slices(name), ids)
+                        count += int(has.sum())
+                        total_value += float(bsi_mod.to_values(spec, s.distinct(name), codes[has]).sum())
+                row(name, col, None, count, sum=total_value, mean=total_value / count if count else None)
+        products = [
+            n
+            for n in names
+            if self.index.columns[n]["kind"] == "flag" and self.index.columns[n].get("category") == "product"
+        ]
+        if products:
+            held = BitMap.union(*(s.bitmap(n) for s in self.index.shards for n in products))
+            none = total - bm.intersection_cardinality(held)
+            rows.append(
+                {
+                    "column": "(no product)",
+                    "kind": "flag",
+                    "category": "product",
+                    "value": "true",
+                    "members": none,
+                    "share": none / total if total else 0.0,
+                    "sum": None,
+                    "mean": None,
+                }
+            )
+        schema = {
+            "column": pl.String,
+            "kind": pl.String,
+            "category": pl.String,
+            "value": pl.String,
+            "members": pl.Int64,
+            "share": pl.Float64,
+            "sum": pl.Float64,
+            "mean": pl.Float64,
+        }
+        return pl.DataFrame(rows, schema=schema)
+
+    def split(
+        self,
+        target: str | BitMap,
+        by: str,
+        edges: list[float] | None = None,
+        tiers: int | None = None,
+    ) -> pl.DataFrame:
+        """Split the audience by tiers of a number (``edges`` or ``tiers`` quantiles) or by an enum.
+
+        Tiers are ``by < e1``, ``e1 <= by < e2`` … ``by >= ek`` and ``by IS NULL``; each row carries
+        its tier's condition text so it can be ANDed with the audience and saved as a sub-group.
+        """
+        import polars as pl
+
+        col = self.index.column(by)
+        bm = self.audience(target)
+        total = len(bm)
+        conds: list[str] = []
+        if col["kind"] == "enum":
+            conds = [f"{by} = '{v}'" for v in col["counts"]]
+        elif col["kind"] in ("number", "date"):
+            if edges is None:
+                if not tiers or tiers < 2:
+                    raise ValueError(f"split by {by}: give edges or a number of tiers ≥ 2")
+                ids = np.frombuffer(bm.to_array(), dtype=np.uint32)
+                vals = np.array([v for v in self._decode(by, ids) if v is not None], dtype=float)
+                if not len(vals):
+                    raise ValueError(f"split by {by}: no member has a value")
+                edges = sorted(set(np.quantile(vals, np.arange(1, tiers) / tiers).round(6).tolist()))
+            edges = sorted(edges)
+            conds = [f"{by} < {_num(edges[0])}"]
+            conds += [f"{by} >= {_num(a)} AND {by} < {_num(b)}" for a, b in itertools.pairwise(edges)]
+            conds += [f"{by} >= {_num(edges[-1])}"]
+        else:
+            raise ValueError(f"split by {by}: a {col['kind']} cannot be split; use a number or an enum")
+        if col["nulls"]:
+            conds.append(f"{by} IS NULL")
+        compiler = Compiler(self.index)
+        rows = []
+        for cond in conds:
+            node = compiler.compile(parse(cond, self.names()))
+            n = sum(bm.intersection_cardinality(ShardRun(s).truth(node)) for s in self.index.shards)
+            rows.append({"tier": cond, "members": n, "share": n / total if total else 0.0})
+        return pl.DataFrame(rows, schema={"tier": pl.String, "members": pl.Int64, "share": pl.Float64})
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
