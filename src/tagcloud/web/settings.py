@@ -94,6 +94,7 @@ STATIC_ROOT = VAR_DIR / "static"
 # from this machine: operator intranets have no internet, so no CDN.
 _NODE = WEB_DIR / "node_modules"
 STATICFILES_DIRS = [
+    WEB_DIR / "static",
     ("vendor/htmx", _NODE / "htmx.org" / "dist"),
     ("vendor/echarts", _NODE / "echarts" / "dist"),
 ]
