@@ -229,3 +229,30 @@ def test_bundled_library_is_valid_and_registrable_domains() -> None:
     assert registrable_domain("com.cn") is None
     with pytest.raises(RuleError, match="does not exist"):
         load_rules("/nonexistent/urls.yaml")
+
+
+def test_bundled_library_covers_the_simulated_internet() -> None:
+    """Every endpoint of the simulator's universe translates to its app and content id; no look-alike matches."""
+    internet = pytest.importorskip("tagcloud.sim.internet")
+    e = internet.endpoints()
+    rows, want = [], []
+    for app_id, kind, host, path, content, ip_range, port in zip(*e.values(), strict=True):
+        ip = ip_range.split("/")[0].rsplit(".", 1)[0] + ".77"
+        cid = str(internet.CONTENT_KINDS[content][0] + 42) if content else "0"
+        p = str(path).replace("{id}", cid).replace("{n}", "3") if path else ""
+        rows.append((host or "", p, ip, port))
+        want.append((app_id, kind, content, cid if content else None))
+    con = duckdb.connect()
+    con.register("data_xdr", _records(rows))
+    translate(con, "data_xdr", load_rules())
+    got = con.execute(
+        "SELECT site, content_type, content_id, matched_by FROM xdr_translated ORDER BY record_id"
+    ).fetchall()
+    for (app_id, kind, content, cid), (site, ctype, gid, how) in zip(want, got, strict=True):
+        if app_id == "lookalike":
+            assert how not in ("host", "domain"), (app_id, site)
+        elif app_id != "other_web":
+            assert site == app_id, (app_id, kind, site)
+            assert how == ("server" if kind == "ip" else how)
+            if content:
+                assert (ctype, gid) == (content, cid), (app_id, kind)

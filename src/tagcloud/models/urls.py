@@ -35,7 +35,9 @@ if TYPE_CHECKING:
     import duckdb
 
 DEFAULT_RULES = Path(__file__).parent / "rules" / "urls.yaml"
-CONTENT_TYPES = ("song", "artist", "book", "game", "video")
+CONTENT_TYPES = (
+    "song", "artist", "book", "game", "video", "article", "item", "stock", "car_series", "course", "ring", "page",
+)  # fmt: skip
 
 # Columns of the translated records (one row per input record).
 TRANSLATED_COLUMNS = (
