@@ -122,7 +122,7 @@ class Compiler:
         self.groups = groups
         self.n = index.subscribers
 
-    def compile(self, tree: exp.Expression) -> Node:
+    def compile(self, tree: exp.Expr) -> Node:
         import sqlglot.expressions as exp
 
         if isinstance(tree, exp.Paren):
@@ -189,7 +189,7 @@ class Compiler:
 
     # -- leaves
 
-    def _name(self, node: exp.Expression) -> str:
+    def _name(self, node: exp.Expr) -> str:
         import sqlglot.expressions as exp
 
         if not isinstance(node, exp.Column) or node.table:
@@ -209,7 +209,7 @@ class Compiler:
         bm = self.groups(name)
         return Group(name, bm.serialize(), len(bm))
 
-    def compile_compare(self, name: str, op: str, literal: exp.Expression) -> Node:
+    def compile_compare(self, name: str, op: str, literal: exp.Expr) -> Node:
         """``name op literal`` → a plan leaf (op one of = != < <= > >=)."""
         col = self.index.column(name)
         kind = col["kind"]
@@ -274,10 +274,10 @@ def _merge_ranges(kids: tuple[Node, ...]) -> tuple[Node, ...]:
     return (*ranges.values(), *rest)
 
 
-def _flatten(tree: exp.Expression, kind: type) -> list[exp.Expression]:
+def _flatten(tree: exp.Expr, kind: type) -> list[exp.Expr]:
     import sqlglot.expressions as exp
 
-    out: list[exp.Expression] = []
+    out: list[exp.Expr] = []
     stack = [tree]
     while stack:
         t = stack.pop()
@@ -290,7 +290,7 @@ def _flatten(tree: exp.Expression, kind: type) -> list[exp.Expression]:
     return out
 
 
-def _func_name(tree: exp.Expression) -> str:
+def _func_name(tree: exp.Expr) -> str:
     import sqlglot.expressions as exp
 
     if isinstance(tree, exp.Anonymous):
@@ -307,7 +307,7 @@ def _cmp(a: str, op: str, b: str) -> bool:
     return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
 
 
-def _literal(node: exp.Expression, name: str) -> Fraction | str | bool | None:
+def _literal(node: exp.Expr, name: str) -> Fraction | str | bool | None:
     import sqlglot.expressions as exp
 
     if isinstance(node, exp.Paren):

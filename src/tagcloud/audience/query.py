@@ -12,7 +12,7 @@ unless the engine was opened with ``can_unmask=True`` (the web layer decides tha
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,29 +22,23 @@ from tagcloud.audience import bsi as bsi_mod
 from tagcloud.audience.dictionary import mask_number, mask_numbers, parse_number
 from tagcloud.audience.index import AudienceIndex, null_key, value_key
 from tagcloud.audience.paths import warehouse_root
-from tagcloud.audience.plan import And, Compiler, Node, PlanError, ShardRun, describe
+from tagcloud.audience.plan import And, Compiler, Node, ShardRun, describe
 from tagcloud.audience.roaring import bitmap_to_words
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import polars as pl
     from pyroaring import BitMap
 
+    from tagcloud.tags.condition import Condition, NameInfo
 
-def parse(text: str, names: Any = None) -> Any:
-    """Condition text → SQLGlot tree, through the one condition language of ``tagcloud.tags``."""
-    try:
-        from tagcloud.tags.condition import parse_condition
-    except ImportError:  # TODO: drop once tags.condition is on main (issue 3)
-        import sqlglot
-        from sqlglot.errors import ParseError
 
-        if not text or not text.strip():
-            raise PlanError("condition: empty") from None
-        try:
-            return sqlglot.parse_one(text, read="duckdb")
-        except ParseError as e:
-            raise PlanError(f"condition {text!r}: {e}") from e
-    return parse_condition(text, names, allow_expressions=False).tree
+def parse(text: str, names: Mapping[str, NameInfo]) -> Condition:
+    """Condition text → checked :class:`Condition` of the one condition language (``tagcloud.tags``)."""
+    from tagcloud.tags.condition import parse_condition
+
+    return parse_condition(text, names)
 
 
 @dataclass
@@ -55,6 +49,7 @@ class AudienceEngine:
     warehouse: Path
     can_unmask: bool = False
     scope: str | None = None
+    _names: dict[str, NameInfo] | None = field(default=None, repr=False)
 
     @classmethod
     def open(
@@ -70,22 +65,21 @@ class AudienceEngine:
 
     # -- conditions
 
-    def names(self) -> dict[str, Any]:
-        """The names a condition may use (for the condition language's checks and suggestions)."""
-        try:
-            from tagcloud.tags.condition import NameInfo, NameKind
-        except ImportError:
-            return {n: c["kind"] for n, c in self.index.columns.items()}
-        kinds = {
-            "flag": NameKind.FLAG,
-            "enum": NameKind.ENUM,
-            "number": NameKind.NUMBER,
-            "date": NameKind.DATE,
-        }
-        out: dict[str, Any] = {}
-        for n, c in self.index.columns.items():
-            values = tuple(c["values"]) if c["kind"] == "enum" else None
-            out[n] = NameInfo(n, kinds[c["kind"]], values)
+    def names(self, with_groups: bool = True) -> dict[str, NameInfo]:
+        """The names a condition may use: the index's attributes and tags, and the saved groups."""
+        from tagcloud.audience.paths import groups_root
+        from tagcloud.tags.condition import NameInfo, NameKind
+
+        if self._names is None:
+            self._names = {
+                n: NameInfo(n, NameKind(c["kind"]), tuple(c["values"]) if c["kind"] == "enum" else None)
+                for n, c in self.index.columns.items()
+            }
+        if not with_groups:
+            return self._names
+        out = dict(self._names)
+        for p in groups_root(self.warehouse).glob("*/group.json"):
+            out.setdefault(p.parent.name, NameInfo(p.parent.name, NameKind.GROUP))
         return out
 
     def plan(self, condition: str) -> Node:
@@ -93,9 +87,10 @@ class AudienceEngine:
         from tagcloud.audience.groups import group_members
 
         compiler = Compiler(self.index, lambda name: group_members(self.warehouse, name, self.index))
-        node = compiler.compile(parse(condition, self.names()))
+        # listing saved groups touches the disk: only when the condition names one
+        node = compiler.compile(parse(condition, self.names("in_group" in condition.lower())).tree)
         if self.scope:
-            s = compiler.compile(parse(self.scope, self.names()))
+            s = compiler.compile(parse(self.scope, self.names(False)).tree)
             node = And((*(node.children if isinstance(node, And) else (node,)), s), min(node.est, s.est))
         return node
 
@@ -367,9 +362,10 @@ class AudienceEngine:
         if col["nulls"]:
             conds.append(f"{by} IS NULL")
         compiler = Compiler(self.index)
+        names = self.names(False)
         rows = []
         for cond in conds:
-            node = compiler.compile(parse(cond, self.names()))
+            node = compiler.compile(parse(cond, names).tree)
             n = sum(bm.intersection_cardinality(ShardRun(s).truth(node)) for s in self.index.shards)
             rows.append({"tier": cond, "members": n, "share": n / total if total else 0.0})
         return pl.DataFrame(rows, schema={"tier": pl.String, "members": pl.Int64, "share": pl.Float64})
