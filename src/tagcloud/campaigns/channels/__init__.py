@@ -1,0 +1,1 @@
+"""Channels a campaign hands contacts to: SMS over SMPP, the outbound call centre, touchpoints."""
