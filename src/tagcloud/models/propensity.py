@@ -1,0 +1,239 @@
+"""Generic propensity trainer: any attribute table plus a label → gradient boosting, scores as tags.
+
+In: an Arrow table (or anything DuckDB can read) with an id column (``msisdn``), attribute columns
+(numbers, booleans, text codes) and a 0/1 label column. Out: cross-validated AUC per fold, lift at
+the top decile of out-of-fold scores (how many times the base rate the best-scored 10% respond),
+and a score for every subscriber from a model fitted on all rows, written to
+``WAREHOUSE/models/<name>.parquet`` as ``msisdn, <name>_score, <name>_decile`` (decile 1 = highest).
+
+The model is scikit-learn's HistGradientBoostingClassifier: it takes missing values as they are
+and text codes as native categories, so attribute tables need no imputation or one-hot encoding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+class PropensityError(ValueError):
+    """Input a propensity model cannot be trained on; the message says which column and why."""
+
+
+@dataclass
+class PropensityResult:
+    """What a training run produced."""
+
+    name: str
+    rows: int
+    positives: int
+    features: list[str]
+    auc_folds: list[float]
+    lift_top_decile: float
+    oof_scores: np.ndarray = field(repr=False)
+    scores: Any = field(repr=False)  # pyarrow.Table: id, <name>_score, <name>_decile
+    importances: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def auc(self) -> float:
+        """Mean cross-validated AUC."""
+        return float(np.mean(self.auc_folds))
+
+    @property
+    def base_rate(self) -> float:
+        return self.positives / self.rows if self.rows else 0.0
+
+    def summary(self) -> str:
+        return (
+            f"{self.name}: {self.rows:,} rows, {self.positives:,} positive ({self.base_rate:.1%}); "
+            f"CV AUC {self.auc:.3f} (folds {', '.join(f'{a:.3f}' for a in self.auc_folds)}); "
+            f"lift at top decile {self.lift_top_decile:.2f}"
+        )
+
+
+def lift_at(scores: np.ndarray, labels: np.ndarray, share: float = 0.1) -> float:
+    """Positive rate among the top ``share`` of scores divided by the overall positive rate."""
+    n = len(scores)
+    k = max(1, int(round(n * share)))
+    top = np.argsort(-scores, kind="stable")[:k]
+    base = labels.mean()
+    return float(labels[top].mean() / base) if base > 0 else 0.0
+
+
+def deciles(scores: np.ndarray) -> np.ndarray:
+    """Decile of each score, 1 = the highest 10%, 10 = the lowest."""
+    n = len(scores)
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.argsort(-scores, kind="stable")] = np.arange(n)
+    return (rank * 10 // max(n, 1) + 1).astype(np.int8)
+
+
+def _matrix(table: pa.Table, features: list[str]) -> tuple[np.ndarray, list[bool]]:
+    """Feature matrix as float64 with text columns ordinal-coded (flagged categorical)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cols: list[np.ndarray] = []
+    categorical: list[bool] = []
+    for name in features:
+        col = table.column(name).combine_chunks()
+        t = col.type
+        if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t):
+            enc = col if pa.types.is_dictionary(t) else pc.dictionary_encode(col)
+            if len(enc.dictionary) > 250:
+                raise PropensityError(
+                    f"column {name!r} has {len(enc.dictionary)} distinct text values; at most 250 can be a "
+                    "category (group it first, or drop it)"
+                )
+            idx = enc.indices.to_numpy(zero_copy_only=False).astype(np.float64)
+            idx[~enc.is_valid().to_numpy(zero_copy_only=False)] = np.nan
+            cols.append(idx)
+            categorical.append(True)
+        elif pa.types.is_boolean(t) or pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+            cols.append(pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False))
+            categorical.append(False)
+        elif pa.types.is_date(t) or pa.types.is_timestamp(t):
+            # Days since the epoch: keeps order (tenure, last activity) without a calendar model.
+            days = pc.cast(pc.cast(col, pa.timestamp("s")), pa.int64()).to_numpy(zero_copy_only=False) / 86400.0
+            cols.append(days.astype(np.float64))
+            categorical.append(False)
+        else:
+            raise PropensityError(f"column {name!r} has type {t}, which cannot be a model attribute")
+    x = np.column_stack(cols) if cols else np.empty((table.num_rows, 0))
+    return x, categorical
+
+
+def _labels(table: pa.Table, label: str) -> np.ndarray:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if label not in table.column_names:
+        raise PropensityError(f"label column {label!r} is not in the table (columns: {table.column_names})")
+    col = table.column(label)
+    if col.null_count:
+        raise PropensityError(f"label column {label!r} has {col.null_count} missing values; drop those rows first")
+    y = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
+    values = set(np.unique(y).tolist())
+    if not values <= {0.0, 1.0}:
+        raise PropensityError(f"label column {label!r} must be 0/1 or true/false, found values {sorted(values)[:5]}")
+    if len(values) < 2:
+        raise PropensityError(f"label column {label!r} has only one class; a propensity model needs both")
+    return y.astype(np.int8)
+
+
+def train(
+    table: pa.Table,
+    label: str,
+    *,
+    name: str = "propensity",
+    id_column: str = "msisdn",
+    features: list[str] | None = None,
+    folds: int = 5,
+    seed: int = 0,
+    max_iter: int = 200,
+    learning_rate: float = 0.08,
+) -> PropensityResult:
+    """Cross-validate and fit a gradient-boosting propensity model; score every row.
+
+    ``features`` defaults to every column except the id and the label.
+    """
+    import pyarrow as pa
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+
+    if id_column not in table.column_names:
+        raise PropensityError(f"id column {id_column!r} is not in the table (columns: {table.column_names})")
+    feats = features or [c for c in table.column_names if c not in (id_column, label)]
+    missing = [f for f in feats if f not in table.column_names]
+    if missing:
+        raise PropensityError(f"attribute columns not in the table: {missing}")
+    if not feats:
+        raise PropensityError("no attribute columns to learn from")
+    y = _labels(table, label)
+    x, cat = _matrix(table, feats)
+    n_pos = int(y.sum())
+    if min(n_pos, len(y) - n_pos) < folds:
+        raise PropensityError(f"{n_pos} positives of {len(y)} rows: too few for {folds}-fold cross-validation")
+
+    def model() -> Any:
+        return HistGradientBoostingClassifier(
+            max_iter=max_iter,
+            learning_rate=learning_rate,
+            categorical_features=np.array(cat, dtype=bool) if any(cat) else None,
+            early_stopping=False,
+            random_state=seed,
+        )
+
+    oof = np.zeros(len(y))
+    aucs: list[float] = []
+    for train_idx, test_idx in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y):
+        m = model().fit(x[train_idx], y[train_idx])
+        oof[test_idx] = m.predict_proba(x[test_idx])[:, 1]
+        aucs.append(float(roc_auc_score(y[test_idx], oof[test_idx])))
+    final = model().fit(x, y)
+    score = final.predict_proba(x)[:, 1]
+    scores = pa.table(
+        {
+            id_column: table.column(id_column),
+            f"{name}_score": pa.array(score, pa.float64()),
+            f"{name}_decile": pa.array(deciles(score), pa.int8()),
+        }
+    )
+    return PropensityResult(
+        name=name,
+        rows=len(y),
+        positives=n_pos,
+        features=feats,
+        auc_folds=aucs,
+        lift_top_decile=lift_at(oof, y),
+        oof_scores=oof,
+        scores=scores,
+    )
+
+
+def write_model_output(table: pa.Table, warehouse: str | Path, name: str) -> Path:
+    """Write a model's per-subscriber output to ``WAREHOUSE/models/<name>.parquet`` (atomically)."""
+    import pyarrow.parquet as pq
+
+    if "msisdn" not in table.column_names:
+        raise PropensityError(f"model output {name!r} must have an msisdn column")
+    out_dir = Path(warehouse) / "models"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}.parquet"
+    tmp = path.with_suffix(".parquet.tmp")
+    pq.write_table(table, tmp)
+    tmp.replace(path)
+    return path
+
+
+def read_table(source: str | Path) -> pa.Table:
+    """An attribute or label table from a Parquet or CSV file."""
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    p = Path(source)
+    if not p.exists():
+        raise PropensityError(f"table file {p} does not exist")
+    if p.suffix == ".parquet":
+        return pq.read_table(p)
+    if p.suffix == ".csv":
+        return pcsv.read_csv(p, convert_options=pcsv.ConvertOptions(strings_can_be_null=True))
+    raise PropensityError(f"table file {p} must be .parquet or .csv")
+
+
+def join_label(attributes: pa.Table, labels: pa.Table, label: str, id_column: str = "msisdn") -> pa.Table:
+    """Attributes with the label column joined on the id; subscribers without a label are dropped."""
+    for t, what in ((attributes, "attribute table"), (labels, "label table")):
+        if id_column not in t.column_names:
+            raise PropensityError(f"the {what} has no {id_column!r} column")
+    if label not in labels.column_names:
+        raise PropensityError(f"the label table has no column {label!r} (columns: {labels.column_names})")
+    base = attributes.drop_columns([label]) if label in attributes.column_names else attributes
+    return base.join(labels.select([id_column, label]), id_column, join_type="inner")

@@ -1,0 +1,93 @@
+"""Propensity trainer: learns a planted signal, finds nothing in noise, refuses bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tagcloud.models.propensity import (
+    PropensityError,
+    deciles,
+    join_label,
+    lift_at,
+    train,
+    write_model_output,
+)
+
+
+def _table(n: int = 3000, seed: int = 1, signal: bool = True) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    arpu = rng.gamma(2.0, 40.0, n)
+    complaints = rng.poisson(0.3, n)
+    brand = rng.choice(["gotone", "mzone", "easyown"], n)
+    tenure = rng.integers(1, 120, n).astype(float)
+    tenure[rng.random(n) < 0.1] = np.nan  # missing values are allowed as they are
+    logit = -2.5 + 1.2 * complaints - 0.02 * (arpu - 80) + 1.0 * (brand == "easyown") - 0.01 * np.nan_to_num(tenure)
+    p = 1 / (1 + np.exp(-logit)) if signal else np.full(n, 0.15)
+    churn = rng.random(n) < p
+    return pa.table(
+        {
+            "msisdn": [f"138{i:08d}" for i in range(n)],
+            "arpu": arpu,
+            "complaints": pa.array(complaints, pa.int32()),
+            "brand": brand,
+            "tenure_m": tenure,
+            "is_group": rng.random(n) < 0.2,
+            "churn": churn,
+        }
+    )
+
+
+def test_learns_planted_signal_and_writes_scores(tmp_path: Path) -> None:
+    r = train(_table(), "churn", name="churn_risk", folds=3, max_iter=60)
+    assert r.auc > 0.75
+    assert r.lift_top_decile > 2.0
+    assert set(r.features) == {"arpu", "complaints", "brand", "tenure_m", "is_group"}
+    assert r.scores.column_names == ["msisdn", "churn_risk_score", "churn_risk_decile"]
+    path = write_model_output(r.scores, tmp_path, "churn_risk")
+    assert path == tmp_path / "models" / "churn_risk.parquet"
+    back = pq.read_table(path)
+    assert back.num_rows == 3000
+    d = np.asarray(back.column("churn_risk_decile"))
+    assert d.min() == 1 and d.max() == 10
+
+
+def test_noise_gives_chance_auc() -> None:
+    r = train(_table(signal=False), "churn", folds=3, max_iter=30)
+    assert 0.4 < r.auc < 0.6
+    assert 0.5 < r.lift_top_decile < 1.6
+
+
+def test_lift_and_deciles() -> None:
+    scores = np.arange(100, dtype=float)
+    labels = (scores >= 90).astype(np.int8)  # the top 10% are all the positives
+    assert lift_at(scores, labels) == pytest.approx(10.0)
+    d = deciles(scores)
+    assert d[99] == 1 and d[0] == 10 and np.bincount(d)[1:].tolist() == [10] * 10
+
+
+def test_bad_input_named() -> None:
+    t = _table(200)
+    with pytest.raises(PropensityError, match="label column 'nope'"):
+        train(t, "nope")
+    with pytest.raises(PropensityError, match="only one class"):
+        train(t.set_column(6, "churn", pa.array([False] * 200)), "churn")
+    with pytest.raises(PropensityError, match="must be 0/1"):
+        train(t.set_column(6, "churn", pa.array([2] * 100 + [0] * 100)), "churn")
+    with pytest.raises(PropensityError, match="attribute columns not in the table"):
+        train(t, "churn", features=["arpu", "colour"])
+    with pytest.raises(PropensityError, match="type"):
+        train(t.append_column("tags", pa.array([[1]] * 200)), "churn")
+
+
+def test_join_label_from_another_table() -> None:
+    attrs = _table(50).drop_columns(["churn"])
+    labels = pa.table({"msisdn": [f"138{i:08d}" for i in range(0, 50, 2)], "took_offer": [True, False] * 12 + [True]})
+    joined = join_label(attrs, labels, "took_offer")
+    assert joined.num_rows == 25 and "took_offer" in joined.column_names
+    with pytest.raises(PropensityError, match="no column 'x'"):
+        join_label(attrs, labels, "x")
