@@ -26,7 +26,13 @@ def _table(n: int = 3000, seed: int = 1, signal: bool = True) -> pa.Table:
     brand = rng.choice(["gotone", "mzone", "easyown"], n)
     tenure = rng.integers(1, 120, n).astype(float)
     tenure[rng.random(n) < 0.1] = np.nan  # missing values are allowed as they are
-    logit = -2.5 + 1.2 * complaints - 0.02 * (arpu - 80) + 1.0 * (brand == "easyown") - 0.01 * np.nan_to_num(tenure)
+    logit = (
+        -2.5
+        + 1.2 * complaints
+        - 0.02 * (arpu - 80)
+        + 1.0 * (brand == "easyown")
+        - 0.01 * np.nan_to_num(tenure)
+    )
     p = 1 / (1 + np.exp(-logit)) if signal else np.full(n, 0.15)
     churn = rng.random(n) < p
     return pa.table(
@@ -86,7 +92,9 @@ def test_bad_input_named() -> None:
 
 def test_join_label_from_another_table() -> None:
     attrs = _table(50).drop_columns(["churn"])
-    labels = pa.table({"msisdn": [f"138{i:08d}" for i in range(0, 50, 2)], "took_offer": [True, False] * 12 + [True]})
+    labels = pa.table(
+        {"msisdn": [f"138{i:08d}" for i in range(0, 50, 2)], "took_offer": [True, False] * 12 + [True]}
+    )
     joined = join_label(attrs, labels, "took_offer")
     assert joined.num_rows == 25 and "took_offer" in joined.column_names
     with pytest.raises(PropensityError, match="no column 'x'"):

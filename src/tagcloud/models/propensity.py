@@ -60,7 +60,7 @@ class PropensityResult:
 def lift_at(scores: np.ndarray, labels: np.ndarray, share: float = 0.1) -> float:
     """Positive rate among the top ``share`` of scores divided by the overall positive rate."""
     n = len(scores)
-    k = max(1, int(round(n * share)))
+    k = max(1, round(n * share))
     top = np.argsort(-scores, kind="stable")[:k]
     base = labels.mean()
     return float(labels[top].mean() / base) if base > 0 else 0.0
@@ -95,12 +95,19 @@ def _matrix(table: pa.Table, features: list[str]) -> tuple[np.ndarray, list[bool
             idx[~enc.is_valid().to_numpy(zero_copy_only=False)] = np.nan
             cols.append(idx)
             categorical.append(True)
-        elif pa.types.is_boolean(t) or pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        elif (
+            pa.types.is_boolean(t)
+            or pa.types.is_integer(t)
+            or pa.types.is_floating(t)
+            or pa.types.is_decimal(t)
+        ):
             cols.append(pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False))
             categorical.append(False)
         elif pa.types.is_date(t) or pa.types.is_timestamp(t):
             # Days since the epoch: keeps order (tenure, last activity) without a calendar model.
-            days = pc.cast(pc.cast(col, pa.timestamp("s")), pa.int64()).to_numpy(zero_copy_only=False) / 86400.0
+            days = (
+                pc.cast(pc.cast(col, pa.timestamp("s")), pa.int64()).to_numpy(zero_copy_only=False) / 86400.0
+            )
             cols.append(days.astype(np.float64))
             categorical.append(False)
         else:
@@ -117,11 +124,15 @@ def _labels(table: pa.Table, label: str) -> np.ndarray:
         raise PropensityError(f"label column {label!r} is not in the table (columns: {table.column_names})")
     col = table.column(label)
     if col.null_count:
-        raise PropensityError(f"label column {label!r} has {col.null_count} missing values; drop those rows first")
+        raise PropensityError(
+            f"label column {label!r} has {col.null_count} missing values; drop those rows first"
+        )
     y = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
     values = set(np.unique(y).tolist())
     if not values <= {0.0, 1.0}:
-        raise PropensityError(f"label column {label!r} must be 0/1 or true/false, found values {sorted(values)[:5]}")
+        raise PropensityError(
+            f"label column {label!r} must be 0/1 or true/false, found values {sorted(values)[:5]}"
+        )
     if len(values) < 2:
         raise PropensityError(f"label column {label!r} has only one class; a propensity model needs both")
     return y.astype(np.int8)
@@ -160,7 +171,9 @@ def train(
     x, cat = _matrix(table, feats)
     n_pos = int(y.sum())
     if min(n_pos, len(y) - n_pos) < folds:
-        raise PropensityError(f"{n_pos} positives of {len(y)} rows: too few for {folds}-fold cross-validation")
+        raise PropensityError(
+            f"{n_pos} positives of {len(y)} rows: too few for {folds}-fold cross-validation"
+        )
 
     def model() -> Any:
         return HistGradientBoostingClassifier(
