@@ -582,9 +582,13 @@ class _Run:
         lines = _lines_table(buf)
         self.con.register("lines_arrow", lines)
         d = _lit(delim)
+        well_formed = "true"
         if b'"' in buf:
-            # quoted fields: split with a regex that keeps "a,b" together, then unquote
-            pattern = _lit(f'("(?:[^"]|"")*"|[^"{re.escape(delim)}]*){re.escape(delim)}')
+            # quoted fields: split with a regex that keeps "a,b" together, then unquote; a line the
+            # field grammar does not cover end to end (a stray or unclosed quote) is a broken row
+            field_re = f'("(?:[^"]|"")*"|[^"{re.escape(delim)}]*){re.escape(delim)}'
+            pattern = _lit(field_re)
+            well_formed = f"regexp_full_match(_line || {d}, {_lit(f'(?:{field_re})*')})"
             split = (
                 f"list_transform(regexp_extract_all(_line || {d}, {pattern}, 1), lambda x: "
                 "CASE WHEN len(x) >= 2 AND starts_with(x, '\"') AND ends_with(x, '\"') "
@@ -602,7 +606,7 @@ class _Run:
             "CREATE OR REPLACE TEMP TABLE raw_text AS SELECT _row, "
             "CASE WHEN starts_with(_line, chr(1)) THEN _line[2:] ELSE _line END AS _raw_line, "
             f"CASE WHEN starts_with(_line, chr(1)) THEN {_lit(Reason.ENCODING_ERROR.value)} "
-            f"WHEN len(_f) <> {n} THEN {_lit(Reason.TRUNCATED_ROW.value)} END AS _pre, "
+            f"WHEN len(_f) <> {n} OR NOT {well_formed} THEN {_lit(Reason.TRUNCATED_ROW.value)} END AS _pre, "
             + ", ".join(cols)
             + f" FROM (SELECT _row, _line, {split} AS _f FROM "
             "(SELECT _row, rtrim(line, chr(13) || chr(10)) AS _line FROM lines_arrow WHERE _row > 1) "

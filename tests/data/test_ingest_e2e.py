@@ -1,0 +1,76 @@
+"""End to end: a clean export ingests with nothing quarantined; its damaged copy with exactly the
+counts the damage manifest predicts, per table and per reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from ingest_helpers import run
+
+from tagcloud.data.damage import damage
+from tagcloud.data.fixtures import build_export
+from tagcloud.data.ledger import FileStatus
+from tagcloud.data.warehouse import Warehouse
+
+
+@pytest.fixture(scope="module")
+def clean_export(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The simulator's small export when its fixture exists, else a model-driven valid export."""
+    try:
+        sp = request.getfixturevalue("small_province")
+        return Path(getattr(sp, "out", getattr(sp, "path", sp)))
+    except pytest.FixtureLookupError:
+        out = tmp_path_factory.mktemp("e2e") / "clean"
+        build_export(out, subscribers=200, days=3, rows_per_day=400)
+        return out
+
+
+def test_clean_export_has_nothing_quarantined(clean_export: Path, tmp_path: Path) -> None:
+    wh = Warehouse(tmp_path / "wh")
+    report = run(clean_export, wh)
+    problems = [
+        (f.source_path, f.error, f.reasons)
+        for f in report.files
+        if f.status is not FileStatus.INGESTED or f.quarantined
+    ]
+    assert problems == []
+    assert report.read == report.accepted > 0
+    con = wh.connect()
+    for table, row in report.by_table().items():
+        assert con.execute(f'SELECT count(*) FROM "{table}"').fetchone() == (row["accepted"],)
+
+
+def test_damaged_copy_gives_the_expected_counts(clean_export: Path, tmp_path: Path) -> None:
+    manifest = damage(clean_export, tmp_path / "damaged", seed=11)
+    assert manifest == json.loads((tmp_path / "damaged" / "damage_manifest.json").read_text(encoding="utf-8"))
+    wh = Warehouse(tmp_path / "wh")
+    report = run(tmp_path / "damaged", wh)
+    for table, reasons in manifest["expected_reasons"].items():
+        assert dict(report.reasons(table)) == reasons, table
+    got_rows = {
+        t: {k: r[k] for k in ("read", "accepted", "quarantined")} for t, r in report.by_table().items()
+    }
+    assert got_rows == manifest["expected_rows"]
+    failed = sorted(
+        Path(f.source_path).relative_to(tmp_path / "damaged").as_posix()
+        for f in report.with_status(FileStatus.FAILED)
+    )
+    assert failed == sorted(f["path"] for f in manifest["failed_files"])
+    unrec = sorted(
+        Path(f.source_path).relative_to(tmp_path / "damaged").as_posix()
+        for f in report.with_status(FileStatus.UNRECOGNISED)
+    )
+    assert unrec == sorted(manifest["unrecognised_files"])
+    # the quarantine is queryable and agrees with the report
+    con = wh.connect()
+    q = dict(con.execute("SELECT reason, count(*) FROM quarantine GROUP BY ALL").fetchall())
+    assert q == dict(report.reasons())
+    # and the ledger holds the same reconciliation
+    with wh.ledger() as led:
+        r = led.con.execute(
+            "SELECT rows_read, rows_accepted, rows_quarantined FROM runs WHERE run_id = ?", (report.run_id,)
+        ).fetchone()
+    assert r == (report.read, report.accepted, report.quarantined)
+    assert report.read == report.accepted + report.quarantined

@@ -1,0 +1,275 @@
+"""File-level behaviour of ingestion: damaged files, encodings, delimiters, layouts, reruns."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from ingest_helpers import VOICE_COLUMNS, base_warehouse, clone, run, voice_row, write_text
+from typer.testing import CliRunner
+
+from tagcloud.data.ingest import detect_encoding, identify_table, transcode
+from tagcloud.data.ledger import FileStatus
+from tagcloud.data.model import TABLES, arrow_schema
+from tagcloud.data.warehouse import Warehouse
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    return base_warehouse(tmp_path_factory.mktemp("files"))
+
+
+@pytest.fixture
+def wh(base: Warehouse, tmp_path: Path) -> Warehouse:
+    return clone(base, tmp_path / "wh")
+
+
+def voice_parquet(path: Path, ids: range, day: str = "2026-10-01") -> None:
+    import duckdb
+
+    rows = [voice_row(i, day) for i in ids]
+    tbl = pa.table({c: [r[c] or None for r in rows] for c in VOICE_COLUMNS})
+    con = duckdb.connect()
+    con.register("t", tbl)
+    casts = ", ".join(f'CAST("{c.name}" AS {c.type}) AS "{c.name}"' for c in TABLES["voice_cdr"].columns)
+    out = con.sql(f"SELECT {casts} FROM t").to_arrow_table().cast(arrow_schema(TABLES["voice_cdr"]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(out, path)
+
+
+def test_identify_table_by_folder_then_longest_prefix() -> None:
+    assert identify_table(Path("x/voice_cdr/anything.csv")) == "voice_cdr"
+    assert identify_table(Path("flat/subscriber_handsets_202610.csv")) == "subscriber_handsets"
+    assert identify_table(Path("flat/subscribers.parquet")) == "subscribers"
+    assert identify_table(Path("flat/sms_20261001.txt")) == "sms"
+    assert identify_table(Path("flat/smsc_log.csv")) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [
+        ("voice_cdr_20261001.csv", b"", "empty file"),
+        ("voice_cdr_20261001.csv", bytes(range(256)) * 8, "binary content"),
+        (
+            "voice_cdr_20261001.csv",
+            b"a,b,c\n1,2,3\n",
+            "header does not match table voice_cdr: missing record_id",
+        ),
+        ("voice_cdr_20261001.parquet", b"PAR1 this is not parquet at all", "not a Parquet file"),
+        ("voice_cdr_20261001.parquet", b"", "empty file"),
+    ],
+)
+def test_damaged_file_fails_with_a_clear_error_and_others_go_on(
+    wh: Warehouse, tmp_path: Path, name: str, content: bytes, problem: str
+) -> None:
+    drop = tmp_path / "drop"
+    (drop / "voice_cdr").mkdir(parents=True)
+    (drop / "voice_cdr" / name).write_bytes(content)
+    write_text(drop / "voice_cdr" / "voice_cdr_20261002.csv", [voice_row(i, "2026-10-02") for i in range(5)])
+    report = run(drop, wh)
+    bad, good = sorted(report.files, key=lambda f: f.status != FileStatus.FAILED)
+    assert bad.status is FileStatus.FAILED and problem in (bad.error or "") and name in (bad.error or "")
+    assert good.status is FileStatus.INGESTED and good.accepted == 5
+    with wh.ledger() as led:
+        rows = led.con.execute(
+            "SELECT status, error FROM files WHERE source_path LIKE ?", (f"%{name}",)
+        ).fetchall()
+    assert rows == [("failed", bad.error)]
+
+
+def test_truncated_parquet_and_wrong_parquet_columns(wh: Warehouse, tmp_path: Path) -> None:
+    drop = tmp_path / "drop" / "voice_cdr"
+    voice_parquet(drop / "voice_cdr_20261001.parquet", range(50))
+    data = (drop / "voice_cdr_20261001.parquet").read_bytes()
+    (drop / "voice_cdr_20261001.parquet").write_bytes(data[: len(data) // 2])
+    pq.write_table(
+        pa.table({"record_id": [1], "msisdn": ["13800000001"]}), drop / "voice_cdr_20261002.parquet"
+    )
+    report = run(drop.parent, wh)
+    errors = sorted(f.error or "" for f in report.files)
+    assert "truncated or damaged" in errors[0]
+    assert "columns do not match table voice_cdr: missing peer_number" in errors[1]
+    assert report.read == 0 and wh.tables() == ["regions", "cells", "products"]
+
+
+def test_parquet_with_other_types_is_cast_and_checked(wh: Warehouse, tmp_path: Path) -> None:
+    rows = [voice_row(i) for i in range(4)]
+    rows[2]["duration_s"] = "long"
+    tbl = pa.table({c: [r[c] or None for r in rows] for c in VOICE_COLUMNS})  # every column text
+    drop = tmp_path / "drop" / "voice_cdr"
+    drop.mkdir(parents=True)
+    pq.write_table(tbl, drop / "voice_cdr_20261001.parquet")
+    report = run(drop.parent, wh)
+    assert report.files[0].reasons == {"bad_type": 1}
+    con = wh.connect()
+    assert con.execute("SELECT typeof(duration_s), typeof(start_time) FROM voice_cdr LIMIT 1").fetchone() == (
+        "INTEGER",
+        "TIMESTAMP",
+    )
+    assert con.execute("SELECT row_number, duration_s FROM quarantine_voice_cdr").fetchall() == [(3, "long")]
+
+
+@pytest.mark.parametrize("delimiter", [",", "|", "\t"])
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk"])
+def test_delimiters_and_encodings_with_chinese_text(
+    wh: Warehouse, tmp_path: Path, delimiter: str, encoding: str
+) -> None:
+    cols = TABLES["regions"].column_names
+    rows = [
+        delimiter.join(["X01", "广东省", "Guangdong", "province", "", ""]),
+        delimiter.join(["X02", "广州市", "Guangzhou", "city", "X01", "true"]),
+        delimiter.join(["X03", "从化区", "Conghua", "county", "X02", "false"]),
+    ]
+    write_text(tmp_path / "drop" / "regions_extra.csv", rows, delimiter, encoding, columns=cols)
+    report = run(tmp_path / "drop", wh)  # --encoding auto
+    f = report.files[0]
+    assert (f.read, f.accepted, f.encoding) == (3, 3, encoding)
+    names = wh.connect().execute("SELECT name FROM regions WHERE region_id LIKE 'X%' ORDER BY 1").fetchall()
+    assert sorted(n for (n,) in names) == sorted(["广东省", "广州市", "从化区"])
+
+
+def test_gbk_file_with_broken_bytes_quarantines_only_those_lines(wh: Warehouse, tmp_path: Path) -> None:
+    cols = TABLES["regions"].column_names
+    good = [f"Y{i:02d},东{i}镇,Dong{i},township,R001,false".encode("gbk") for i in range(6)]
+    good[2] = good[2][:5] + b"\xff" + good[2][5:]
+    data = b"\n".join([",".join(cols).encode("gbk"), *good]) + b"\n"
+    assert detect_encoding(data) == "gbk"
+    path = tmp_path / "drop" / "regions_gbk.csv"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(data)
+    report = run(tmp_path / "drop", wh, encoding="gbk")
+    assert report.files[0].reasons == {"encoding_error": 1}
+    q = wh.connect().execute("SELECT row_number, raw_line FROM quarantine").fetchall()
+    assert q[0][0] == 4 and "\\xff" in q[0][1]
+
+
+def test_transcode_keeps_line_numbers_across_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tagcloud.data.ingest as ing
+
+    monkeypatch.setattr(ing, "BLOCK_BYTES", 16)
+    lines = ["第一行,a".encode("gbk"), b"bad\xff\xfeline", "第三行,c".encode("gbk"), b"ok"]
+    out = transcode(b"\n".join(lines) + b"\n", "gbk").decode("utf-8").split("\n")
+    assert out[0] == "第一行,a" and out[1].startswith("\x01bad") and out[2] == "第三行,c" and out[3] == "ok"
+
+
+def test_quoted_fields(wh: Warehouse, tmp_path: Path) -> None:
+    cols = TABLES["regions"].column_names
+    rows = ['Q1,"Name, with comma","He said ""hi""",province,,', 'Q2,"unterminated,x,province,,']
+    write_text(tmp_path / "drop" / "regions_q.csv", rows, columns=cols)
+    report = run(tmp_path / "drop", wh)
+    assert report.files[0].reasons == {"truncated_row": 1}
+    got = wh.connect().execute("SELECT name, name_en FROM regions WHERE region_id = 'Q1'").fetchone()
+    assert got == ("Name, with comma", 'He said "hi"')
+
+
+def test_flat_folder_and_unrecognised_files_are_reported(wh: Warehouse, tmp_path: Path) -> None:
+    drop = tmp_path / "drop"
+    write_text(drop / "voice_cdr_20261001.csv", [voice_row(1)])
+    (drop / "readme.md").write_text("hello")
+    (drop / "mystery_20261001.csv").write_text("a\n1\n")
+    (drop / "ground_truth").mkdir()
+    (drop / "ground_truth" / "personas.parquet").write_bytes(b"never read")
+    (drop / "manifest.json").write_text("{}")
+    report = run(drop, wh)
+    status = sorted((Path(f.source_path).name, f.status.value) for f in report.files)
+    assert status == [
+        ("mystery_20261001.csv", "unrecognised"),
+        ("readme.md", "unrecognised"),
+        ("voice_cdr_20261001.csv", "ingested"),
+    ]
+
+
+def test_reingest_is_idempotent(wh: Warehouse, tmp_path: Path) -> None:
+    drop = tmp_path / "drop" / "voice_cdr"
+    voice_parquet(drop / "voice_cdr_20261001.parquet", range(100))
+    first = run(drop.parent, wh)
+    files = {p: p.stat().st_mtime_ns for p in wh.table_files("voice_cdr")}
+    second = run(drop.parent, wh)
+    assert first.accepted == 100 and second.files[0].status is FileStatus.UNCHANGED and second.read == 0
+    assert {p: p.stat().st_mtime_ns for p in wh.table_files("voice_cdr")} == files
+    assert wh.connect().execute("SELECT count(*) FROM voice_cdr").fetchone() == (100,)
+
+
+def test_corrected_file_replaces_its_partitions(wh: Warehouse, tmp_path: Path) -> None:
+    drop = tmp_path / "drop" / "voice_cdr"
+    rows = [voice_row(i) for i in range(10)] + [voice_row(i, "2026-10-02") for i in range(10, 20)]
+    write_text(drop / "voice_cdr_20261001.csv", rows)
+    run(drop.parent, wh)
+    assert wh.periods("voice_cdr") == ["2026-10-01", "2026-10-02"]
+    # corrected: fewer rows, and nothing left on 2 October
+    write_text(drop / "voice_cdr_20261001.csv", [voice_row(i) for i in range(7)])
+    report = run(drop.parent, wh)
+    assert report.files[0].status is FileStatus.INGESTED
+    assert wh.periods("voice_cdr") == ["2026-10-01"]
+    assert wh.connect().execute("SELECT count(*) FROM voice_cdr").fetchone() == (7,)
+    with wh.ledger() as led:
+        dirty = [(d.period, d.reason) for d in led.dirty_periods("voice_cdr") if d.run_id == report.run_id]
+    assert dirty == [("2026-10-01", "corrected"), ("2026-10-02", "corrected")]
+
+
+def test_late_file_marks_its_day_dirty_and_duplicates_across_files(wh: Warehouse, tmp_path: Path) -> None:
+    drop = tmp_path / "drop" / "voice_cdr"
+    write_text(drop / "voice_cdr_20261005.csv", [voice_row(i, "2026-10-05") for i in range(5)])
+    run(drop.parent, wh)
+    shutil.rmtree(drop)
+    # a late file for 3 October, and a second file for 5 October repeating two keys of the first
+    write_text(drop / "voice_cdr_20261003.csv", [voice_row(i, "2026-10-03") for i in range(100, 105)])
+    write_text(drop / "voice_cdr_20261005b.csv", [voice_row(i, "2026-10-05") for i in (3, 4, 50)])
+    report = run(drop.parent, wh)
+    by = {Path(f.source_path).name: f for f in report.files}
+    assert by["voice_cdr_20261003.csv"].dirty == [("2026-10-03", "late")]
+    assert by["voice_cdr_20261005b.csv"].reasons == {"duplicate": 2}
+    assert by["voice_cdr_20261005b.csv"].dirty == [("2026-10-05", "new")]
+    with wh.ledger() as led:
+        got = [(d.period, d.reason) for d in led.dirty_periods("voice_cdr")]
+        assert ("2026-10-03", "late") in got
+        led.consume_dirty([d.id for d in led.dirty_periods("voice_cdr")])
+        assert led.dirty_periods("voice_cdr") == []
+
+
+def test_unknown_reference_after_reference_of_same_drop(wh: Warehouse, tmp_path: Path) -> None:
+    drop = tmp_path / "drop"
+    write_text(
+        drop / "cells_new.csv",
+        ["NEWCELL1,23.1,113.2,5G,R001,R002,R003,university,,,2020-01-01"],
+        columns=TABLES["cells"].column_names,
+    )
+    write_text(
+        drop / "voice_cdr_20261001.csv",
+        [voice_row(1) | {"cell_id": "NEWCELL1"}, voice_row(2) | {"cell_id": "GONE0001"}],
+    )
+    report = run(drop, wh)
+    assert [f.table for f in report.files] == ["cells", "voice_cdr"]  # reference tables first
+    assert report.files[1].reasons == {"unknown_cell": 1}
+
+
+def test_warehouse_api_and_catalog(wh: Warehouse, tmp_path: Path) -> None:
+    import duckdb
+
+    drop = tmp_path / "drop" / "voice_cdr"
+    voice_parquet(drop / "voice_cdr_20261001.parquet", range(30))
+    run(drop.parent, wh)
+    assert "voice_cdr" in wh.tables() and wh.periods("voice_cdr") == ["2026-10-01"]
+    assert wh.table_files("voice_cdr")[0].relative_to(wh.root).as_posix() == (
+        "tables/voice_cdr/day=2026-10-01/voice_cdr_20261001.parquet"
+    )
+    con = duckdb.connect(str(wh.catalog_path), read_only=True)
+    assert con.execute("SELECT count(*), min(day) FROM voice_cdr").fetchone() == (30, "2026-10-01")
+
+
+def test_strict_exit_code(wh: Warehouse, tmp_path: Path) -> None:
+    from tagcloud.cli import app
+
+    drop = tmp_path / "drop"
+    write_text(drop / "voice_cdr_20261001.csv", [voice_row(1), voice_row(2) | {"direction": "??"}])
+    env = {"TAGCLOUD_WAREHOUSE": str(wh.root)}
+    res = CliRunner().invoke(app, ["ingest", str(drop), "--strict"], env=env)
+    assert res.exit_code == 1, res.output
+    assert "bad code" in res.output or "bad_code" in res.output
+    res = CliRunner().invoke(app, ["ingest", str(drop)], env=env)  # unchanged now, not strict
+    assert res.exit_code == 0, res.output
+    assert os.path.exists(wh.ledger_path)
