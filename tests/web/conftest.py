@@ -45,16 +45,49 @@ ROLE_CODES = (
 )
 
 
+def synth_regions() -> list[dict[str, Any]]:
+    """The region hierarchy of the audience engine's synthetic wide table (C01 → C01K01 → C01K01T01)."""
+    from tagcloud.audience.synth import _region_ids
+
+    cities, counties, towns = _region_ids()
+    rows: list[dict[str, Any]] = [
+        {"region_id": "P", "name": "示范省", "level": "province", "parent_id": None}
+    ]
+    rows += [
+        {"region_id": c, "name": f"{c}市", "level": "city", "parent_id": "P"} for c in sorted(set(cities))
+    ]
+    rows += [
+        {"region_id": k, "name": f"{k}县", "level": "county", "parent_id": k[:3]}
+        for k in sorted(set(counties))
+    ]
+    rows += [{"region_id": t, "name": f"{t}镇", "level": "township", "parent_id": t[:6]} for t in towns]
+    return rows
+
+
+@pytest.fixture(scope="session")
+def warehouse(tmp_path_factory: Any) -> Any:
+    """A synthetic wide table (20,000 subscribers) indexed by the audience engine, once per run."""
+    from tagcloud.audience.index import build_index
+    from tagcloud.audience.synth import WideSpec, write_wide
+
+    wh = tmp_path_factory.mktemp("warehouse")
+    write_wide(wh, WideSpec(rows=20_000, flags=12), quiet=True)
+    build_index(wh, quiet=True)
+    return wh
+
+
 @pytest.fixture
-def regions(db: Any) -> None:
+def regions(db: Any, warehouse: Any, settings: Any) -> None:
+    """The synthetic hierarchy in the database, and the pages pointed at the synthetic warehouse."""
     from tagcloud.web.reference.load import load_regions
 
-    load_regions(REGIONS)
+    settings.WAREHOUSE_DIR = warehouse
+    load_regions(synth_regions())
 
 
 @pytest.fixture
 def demo_accounts(regions: None) -> dict[str, Any]:
-    """One account per role on the X → XA → XA1 chain, keyed by role code."""
+    """One account per role on the C01 → C01K01 → C01K01T01 chain, keyed by role code."""
     from tagcloud.web.accounts.demo import create_demo_users
 
     return {a.role: a for a in create_demo_users()}

@@ -3,10 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from tagcloud.web.accounts.masking import mask_column, mask_msisdn
+from tagcloud.web.accounts.masking import mask_msisdn
 from tagcloud.web.accounts.scope import NOTHING, RegionScope, descendants, scope_for_region
 
 from .conftest import REGIONS
@@ -33,19 +31,26 @@ def test_county_scope_allows_only_its_townships() -> None:
 def test_province_scope_is_unrestricted() -> None:
     s = scope_for_region("P", "province", PARENTS)
     assert s.everything and s.allows("YA1") and s.as_condition() is None
-    assert s.restrict("arpu >= 80") == "arpu >= 80"
 
 
-def test_scope_is_anded_around_the_users_condition() -> None:
-    s = RegionScope(False, frozenset({"XA1", "XA2"}))
-    # The user's text stays one operand: an OR in it cannot escape the region restriction.
-    assert s.restrict("a OR b") == "(a OR b) AND home_region_id IN ('XA1', 'XA2')"
-    assert s.restrict("") == "home_region_id IN ('XA1', 'XA2')"
-    assert NOTHING.as_condition() == "FALSE"
+def test_scope_as_a_condition_on_the_wide_tables_region_columns() -> None:
+    assert scope_for_region("XA", "county", PARENTS).as_condition() == "county_id = 'XA'"
+    assert scope_for_region("X", "city", PARENTS).as_condition() == "city_id = 'X'"
+    assert scope_for_region("XA1", "township", PARENTS).as_condition() == "township_id = 'XA1'"
+    assert (
+        RegionScope(False, frozenset({"a'b"}), root="a'b", level="county").as_condition()
+        == "county_id = 'a''b'"
+    )
+    assert NOTHING.empty
+    with pytest.raises(PermissionError):
+        NOTHING.as_condition()
 
 
-def test_queryset_filter(db: Any, regions: None) -> None:
+def test_queryset_filter(db: Any) -> None:
+    from tagcloud.web.reference.load import load_regions
     from tagcloud.web.reference.models import Region
+
+    load_regions(REGIONS)
 
     s = scope_for_region("XA", "county", PARENTS)
     assert set(s.filter_queryset(Region.objects.all(), "region_id").values_list("region_id", flat=True)) == {
@@ -57,13 +62,7 @@ def test_queryset_filter(db: Any, regions: None) -> None:
 
 def test_mask_msisdn() -> None:
     assert mask_msisdn("13612346297") == "136****6297"
-    assert mask_msisdn("123") == "***"
-
-
-@settings(deadline=None)  # the first call imports pyarrow
-@given(st.lists(st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True), max_size=50))
-def test_mask_column_agrees_with_mask_msisdn(numbers: list[str]) -> None:
-    assert mask_column(numbers).to_pylist() == [mask_msisdn(n) for n in numbers]
+    assert "6297" not in mask_msisdn("1361234") or mask_msisdn("1361234") == "****"
 
 
 @pytest.mark.parametrize("level", ["city", "county", "township"])

@@ -30,6 +30,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "tagcloud.web.reference",
     "tagcloud.web.accounts",
+    "tagcloud.web.audiences",
+    "tagcloud.web.taglib",
 ]
 
 MIDDLEWARE = [
@@ -101,7 +103,7 @@ STATICFILES_DIRS = [
 
 # WhiteNoise serves them straight from the finders: no collectstatic step before `tagcloud serve`.
 WHITENOISE_USE_FINDERS = True
-warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+warnings.filterwarnings("ignore", message="No directory at")
 WHITENOISE_AUTOREFRESH = DEBUG
 
 SESSION_COOKIE_HTTPONLY = True

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from tagcloud.web.accounts.models import AuditAction, AuditEvent
+from tagcloud.web.accounts.models import AuditEvent
 
 
-def record(request: Any, action: AuditAction, target: str, rows: int = 0, **detail: Any) -> AuditEvent:
-    """Write one audit event for the request's user (target is a masked number, a group, a query)."""
+def record(request: Any, action: Any, target: str, rows: int = 0, **detail: Any) -> AuditEvent:
+    """Write one audit event (an ``AuditAction``) for the request's user; target is a masked number,
+    a group or a condition."""
     user = request.user if getattr(request.user, "is_authenticated", False) else None
     profile = getattr(user, "profile", None) if user is not None else None
     return AuditEvent.objects.create(

@@ -1,29 +1,14 @@
-"""Phone-number masking (136****6297): numbers are masked on every page, list and export unless
-the user's role holds ``accounts.unmask_msisdn``; every unmasked view is audited by the caller."""
+"""Phone-number masking (136****6297) is the audience engine's (``tagcloud.audience.dictionary``);
+this module decides who may see whole numbers: roles holding ``accounts.unmask_msisdn``. Every
+unmasked view is audited by the caller."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from tagcloud.audience.dictionary import mask_number as mask_msisdn
 
-def mask_msisdn(msisdn: str) -> str:
-    """``13612346297`` → ``136****6297``: keep the 3-digit prefix and last 4 digits of an 11-digit
-    mobile number; anything shorter than 8 characters is fully starred."""
-    s = str(msisdn)
-    if len(s) < 8:
-        return "*" * len(s)
-    return s[:3] + "*" * (len(s) - 7) + s[-4:]
-
-
-def mask_column(values: Any) -> Any:
-    """Mask a whole column (Arrow / numpy of strings) without a Python loop per number."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    arr = pa.array(values, type=pa.string()) if not isinstance(values, pa.Array | pa.ChunkedArray) else values
-    return pc.binary_join_element_wise(
-        pc.utf8_slice_codeunits(arr, 0, 3), pc.utf8_slice_codeunits(arr, -4), "****"
-    )
+__all__ = ["mask_msisdn", "may_unmask"]
 
 
 def may_unmask(user: Any) -> bool:

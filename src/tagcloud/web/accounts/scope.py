@@ -14,34 +14,32 @@ from typing import Any
 
 @dataclass(frozen=True)
 class RegionScope:
-    """The home regions a user may see. ``everything`` means no restriction (province level)."""
+    """The home regions a user may see. ``everything`` means no restriction (province level);
+    ``root``/``level`` is the region the user is assigned to (``None`` when they see nothing)."""
 
     everything: bool
     region_ids: frozenset[str]
     label: str = ""
+    root: str | None = None
+    level: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.everything and not self.region_ids
 
     def allows(self, home_region_id: str | None) -> bool:
-        """True when a subscriber with that home region is inside the scope."""
+        """True when a subscriber with that home region (any level's id) is inside the scope."""
         return self.everything or (home_region_id is not None and home_region_id in self.region_ids)
 
-    def as_condition(self, column: str = "home_region_id") -> str | None:
-        """The scope as a clause of the condition language, ANDed into every audience query
-        (``None`` when unrestricted). Region ids are checked codes, so quoting them is safe."""
+    def as_condition(self) -> str | None:
+        """The scope as a clause of the condition language over the wide table's region columns
+        (``city_id`` / ``county_id`` / ``township_id``), which the audience engine ANDs into every
+        query; ``None`` when unrestricted. Region ids are checked codes; quotes are doubled anyway."""
         if self.everything:
             return None
-        if not self.region_ids:
-            return "FALSE"
-        ids = ", ".join("'" + r.replace("'", "''") + "'" for r in sorted(self.region_ids))
-        return f"{column} IN ({ids})"
-
-    def restrict(self, condition: str | None, column: str = "home_region_id") -> str | None:
-        """A user's condition with the scope ANDed in; the user's text stays one parenthesised operand."""
-        scope = self.as_condition(column)
-        if scope is None:
-            return condition
-        if not condition or not condition.strip():
-            return scope
-        return f"({condition}) AND {scope}"
+        if self.root is None or self.level not in ("city", "county", "township"):
+            raise PermissionError("this account has no region: ask an administrator to assign one")
+        return f"{self.level}_id = '" + self.root.replace("'", "''") + "'"
 
     def filter_queryset(self, qs: Any, field: str) -> Any:
         """A Django queryset limited to rows whose ``field`` (a region id) is in scope."""
@@ -49,7 +47,7 @@ class RegionScope:
 
 
 NOTHING = RegionScope(False, frozenset(), "—")
-EVERYTHING = RegionScope(True, frozenset(), "全省")
+EVERYTHING = RegionScope(True, frozenset(), "全省", level="province")
 
 
 def descendants(root: str, parent_of: Mapping[str, str | None]) -> frozenset[str]:
@@ -72,8 +70,8 @@ def scope_for_region(
 ) -> RegionScope:
     """The scope of a user assigned to ``region_id`` at ``level``."""
     if level == "province":
-        return RegionScope(True, frozenset(), name or EVERYTHING.label)
-    return RegionScope(False, descendants(region_id, parent_of), name)
+        return RegionScope(True, frozenset(), name or EVERYTHING.label, region_id, level)
+    return RegionScope(False, descendants(region_id, parent_of), name, region_id, level)
 
 
 def scope_for_user(user: Any) -> RegionScope:

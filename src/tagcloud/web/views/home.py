@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from tagcloud.web.accounts.models import AuditAction, AuditEvent
+from tagcloud.web.audiences.models import SavedGroup
+from tagcloud.web.engine import NoIndex, base_engine, engine_for
+from tagcloud.web.taglib.models import OPEN_STATES, TagChangeProposal
 from tagcloud.web.views.access import require, scope
 from tagcloud.web.warehouse import build_status
 
@@ -17,7 +21,22 @@ from tagcloud.web.warehouse import build_status
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """The dashboard of the logged-in user."""
-    ctx: dict[str, Any] = {"build": build_status(), "scope": scope(request)}
+    sc = scope(request)
+    ctx: dict[str, Any] = {"build": build_status(), "scope": sc, "subscribers": None}
+    try:
+        # Subscribers the user may see: the engine's count with their scope ANDed in.
+        ctx["subscribers"] = engine_for(request).count("TRUE")
+        ctx["index_build"] = base_engine().index.build_id
+    except (NoIndex, PermissionDenied, ValueError, KeyError):
+        pass
+    ctx["groups"] = sc.filter_queryset(SavedGroup.objects.select_related("owner"), "region_id")[:8]
+    tasks = []
+    if request.user.has_perm("accounts.review_tag_change"):
+        tasks += list(
+            TagChangeProposal.objects.filter(status__in=OPEN_STATES).exclude(proposer=request.user)[:10]
+        )
+    ctx["tasks"] = tasks
+    ctx["my_proposals"] = TagChangeProposal.objects.filter(proposer=request.user)[:5]
     return render(request, "home.html", ctx)
 
 

@@ -1,0 +1,164 @@
+"""What the tag-library pages show, gathered from the tags module's catalogue (口径, rules,
+lineage, owners, versions) and the audience index (counts per build = coverage). When the
+catalogue cannot be loaded, the index's own column labels and categories still give a tree."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_lock = threading.Lock()
+_catalogue: list[Any] = []
+
+
+def catalogue() -> Any | None:
+    """The compiled catalogue (loaded once per process), or None when it cannot be loaded."""
+    with _lock:
+        if not _catalogue:
+            try:
+                from tagcloud.tags.catalogue import load_catalogue
+
+                _catalogue.append(load_catalogue())
+            except Exception:  # the pages fall back to the index's labels; the CLI reports why
+                _catalogue.append(None)
+        return _catalogue[0]
+
+
+@dataclass
+class Entry:
+    """One attribute or tag as the library lists it."""
+
+    name: str
+    name_zh: str
+    name_en: str
+    category: str
+    kind: str
+    is_tag: bool
+    count: int | None = None  # subscribers holding it (flag) or with a value, current build
+    definition_zh: str = ""
+    definition_en: str = ""
+    status: str = ""
+    owner: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def label(self, lang: str) -> str:
+        return self.name_en if lang.startswith("en") and self.name_en else self.name_zh or self.name
+
+
+def entries(columns: dict[str, dict[str, Any]]) -> dict[str, Entry]:
+    """Every attribute and tag: the catalogue's when loaded, completed with the index's counts."""
+    out: dict[str, Entry] = {}
+    cat = catalogue()
+    if cat is not None:
+        for a in cat.attributes.values():
+            out[a.id] = Entry(
+                a.id,
+                a.name_zh,
+                a.name_en,
+                a.category,
+                str(a.kind),
+                False,
+                definition_zh=a.description,
+                extra={"attr": a},
+            )
+        for t in cat.tags.values():
+            out[t.id] = Entry(
+                t.id,
+                t.name_zh,
+                t.name_en,
+                t.category,
+                str(t.kind),
+                True,
+                definition_zh=t.definition_zh,
+                definition_en=t.definition_en,
+                status=str(t.status),
+                owner=t.owner,
+                extra={"tag": t},
+            )
+    for name, meta in columns.items():
+        if meta.get("category") == "region":
+            continue
+        e = out.get(name)
+        if e is None:
+            e = out[name] = Entry(
+                name,
+                str(meta.get("label_zh") or name),
+                str(meta.get("label_en") or ""),
+                str(meta.get("category") or "other"),
+                str(meta.get("kind")),
+                meta.get("kind") == "flag",
+            )
+        e.count = meta.get("count") if meta.get("kind") == "flag" else meta.get("count", None)
+        if meta.get("kind") == "enum":
+            e.count = sum(int(v) for v in (meta.get("counts") or {}).values())
+    return out
+
+
+def tree(items: dict[str, Entry], lang: str) -> list[dict[str, Any]]:
+    """Aspect → category → entries, with counts of entries per node (the tree on the left)."""
+    cat = catalogue()
+    names: dict[str, tuple[str, str]] = {}
+    if cat is not None:
+        names = {
+            c.id: (c.aspect, c.name_en if lang.startswith("en") else c.name_zh)
+            for c in cat.categories.values()
+        }
+    aspects: dict[str, dict[str, list[Entry]]] = {}
+    for e in items.values():
+        aspect, _ = names.get(e.category, ("", e.category))
+        aspects.setdefault(aspect or "—", {}).setdefault(e.category, []).append(e)
+    return [
+        {
+            "aspect": aspect,
+            "size": sum(len(v) for v in cats.values()),
+            "categories": [
+                {"id": c, "name": names.get(c, ("", c))[1], "entries": sorted(es, key=lambda e: e.name)}
+                for c, es in sorted(cats.items())
+            ],
+        }
+        for aspect, cats in sorted(aspects.items())
+    ]
+
+
+def search(items: dict[str, Entry], q: str) -> list[Entry]:
+    """Entries whose id, Chinese or English name or 口径 contains ``q`` (case-insensitive)."""
+    q = q.strip().lower()
+    if not q:
+        return []
+    return [
+        e
+        for e in items.values()
+        if q in e.name.lower()
+        or q in e.name_zh.lower()
+        or q in e.name_en.lower()
+        or q in e.definition_zh.lower()
+        or q in e.definition_en.lower()
+    ]
+
+
+def coverage(index_root: Path, name: str, last: int = 12) -> list[dict[str, Any]]:
+    """Share of subscribers holding ``name`` in each of the last builds (from their manifests)."""
+    points = []
+    manifests = sorted(index_root.glob("*/manifest.json"), key=lambda p: p.stat().st_mtime)[-last:]
+    for path in manifests:
+        try:
+            m = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        col = m.get("columns", {}).get(name)
+        subs = int(m.get("subscribers") or 0)
+        if col is None or not subs:
+            continue
+        n = col.get("count") if col.get("kind") != "enum" else sum((col.get("counts") or {}).values())
+        points.append(
+            {
+                "build": m.get("build_id"),
+                "at": m.get("indexed_at"),
+                "members": n,
+                "share": round(100 * (n or 0) / subs, 2),
+            }
+        )
+    return points

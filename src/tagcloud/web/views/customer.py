@@ -1,0 +1,72 @@
+"""Customer 360 (反向查询): a number → basic profile, every tag grouped by category. Access needs
+``lookup_customer``; the subscriber must live in the user's region; every lookup is audited, and
+an unmask (whole number) is a separate, audited action for roles that may."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from tagcloud.web.accounts.audit import record
+from tagcloud.web.accounts.masking import mask_msisdn, may_unmask
+from tagcloud.web.accounts.models import AuditAction
+from tagcloud.web.engine import NoIndex, engine_for
+from tagcloud.web.views.access import require, scope
+from tagcloud.web.views.audience import label
+
+BASIC = ("brand", "age_band", "gender", "tenure_months", "arpu", "dou_mb", "mou", "payment_type", "status")
+
+
+def lookup_in_scope(request: HttpRequest, msisdn: str, unmask: bool = False) -> dict[str, Any]:
+    """The engine's reverse query, refused (LookupError) when the subscriber is outside the user's
+    region — the engine's lookup reads any number, so the scope check belongs here."""
+    eng = engine_for(request, unmask=unmask)
+    found = eng.lookup(msisdn)  # ValueError: malformed; KeyError: not a subscriber
+    home = [found.get(c) for c in ("township_id", "county_id", "city_id")]
+    if not any(scope(request).allows(h) for h in home if h):
+        record(request, AuditAction.DENIED, mask_msisdn(msisdn), rows=1, reason="out of region")
+        raise LookupError("out of region")
+    record(request, AuditAction.UNMASK if unmask else AuditAction.LOOKUP, mask_msisdn(msisdn), rows=1)
+    return {"row": found, "columns": eng.index.columns}
+
+
+def sections(row: dict[str, Any], columns: dict[str, dict[str, Any]]) -> tuple[list[Any], list[Any]]:
+    """(basic profile items, tags by category) for display; flags shown only when they hold."""
+    basic = [(label(columns[c], c), row[c]) for c in BASIC if c in columns and row.get(c) is not None]
+    cats: dict[str, list[tuple[str, str, Any]]] = {}
+    for name, meta in columns.items():
+        v = row.get(name)
+        cat = str(meta.get("category") or "other")
+        if cat == "region" or name in BASIC or v is None or v is False:
+            continue
+        cats.setdefault(cat, []).append((name, label(meta, name), v))
+    return basic, sorted(cats.items())
+
+
+@require("lookup_customer")
+@require_GET
+def customer(request: HttpRequest) -> HttpResponse:
+    """Type a number, see the customer (masked unless unmasked by a permitted role, audited)."""
+    msisdn = request.GET.get("msisdn", "").strip()
+    unmask = request.GET.get("unmask") == "1"
+    ctx: dict[str, Any] = {"msisdn": msisdn, "may_unmask": may_unmask(request.user)}
+    status = 200
+    if msisdn:
+        try:
+            found = lookup_in_scope(request, msisdn, unmask)
+        except NoIndex as e:
+            ctx["error"], status = str(e), 503
+        except ValueError as e:
+            ctx["error"], status = str(e), 400
+        except (KeyError, LookupError):
+            # The same answer for "no such subscriber" and "not in your region": no probing.
+            ctx["error"], status = f"{mask_msisdn(msisdn)}: 不在您的区域内或不是本网用户", 404
+        else:
+            row = found["row"]
+            ctx["basic"], ctx["categories"] = sections(row, found["columns"])
+            ctx["row"] = row
+            ctx["shown_number"] = row["msisdn"]
+    return render(request, "customer.html", ctx, status=status)
