@@ -99,6 +99,7 @@ class Decision(StrEnum):
     COMPLAINT_SENSITIVE = "complaint_sensitive"
     HOLDS_OFFER = "holds_offer"
     ACCEPTED_OFFER = "accepted_offer"  # accepted it already, in any channel
+    NOT_IN_WAVE = "not_in_wave"  # a later wave skips whoever already responded
 
 
 SLOT_DECISIONS = frozenset({Decision.RESERVED, Decision.DEFERRED})
@@ -596,6 +597,35 @@ class ContactLedger:
                 rows,
             )
         return len(rows)
+
+    def record_exclusions(
+        self,
+        campaign_id: str,
+        wave: int,
+        channel: str,
+        msisdns: Sequence[str],
+        offer_ids: Sequence[str | None],
+        reason: Decision,
+        at: dt.datetime,
+    ) -> None:
+        """Record candidates a campaign decided not to contact (e.g. a later wave's responders)."""
+        ts = epoch(at)
+        with self.db.transaction():
+            self.db.many(
+                "INSERT INTO exclusions (campaign_id, wave, msisdn, channel, offer_id, reason, winner_campaign_id, "
+                "decided_at) VALUES (?,?,?,?,?,?,NULL,?) ON CONFLICT DO NOTHING",
+                [
+                    (campaign_id, wave, m, channel, o, reason.value, ts)
+                    for m, o in zip(msisdns, offer_ids, strict=True)
+                ],
+            )
+
+    def responders(self, campaign_id: str) -> set[str]:
+        """Subscribers with any response to the campaign."""
+        return {
+            r[0]
+            for r in self.db.q("SELECT DISTINCT msisdn FROM responses WHERE campaign_id=?", (campaign_id,))
+        }
 
     # ---- send-time hand-off -----------------------------------------------------------------
     def claim_due(

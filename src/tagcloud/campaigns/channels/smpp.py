@@ -368,14 +368,15 @@ def send_wave(
     wave: int,
     render: Callable[[str, str | None, str | None], str],
     now: dt.datetime | None = None,
-    batch: int = 200,
+    batch: int | None = None,
     wait_receipts: float = 2.0,
     on_batch: Callable[[int], None] | None = None,
 ) -> SmsRun:
     """Send every due SMS contact of one campaign wave; statuses and receipts go to the ledger.
 
     ``render(msisdn, offer_id, sub_campaign)`` gives the message text. Safe to run again after a
-    crash: contacts left mid-send are marked UNKNOWN first and never resent.
+    crash: contacts left mid-send are marked UNKNOWN first and never resent. Contacts are claimed
+    ``batch`` at a time (default: the client's window), which bounds how many can end UNKNOWN.
     """
     now = now or dt.datetime.now()
     run = SmsRun()
@@ -399,7 +400,7 @@ def send_wave(
 
     client.on_receipt = keep
     while True:
-        rows = ledger.claim_due(campaign_id, wave, "sms", now, batch)
+        rows = ledger.claim_due(campaign_id, wave, "sms", now, batch or client.window)
         if not rows:
             break
         results = client.submit_many([(cid, m, render(m, offer, sub)) for cid, m, offer, sub in rows])
