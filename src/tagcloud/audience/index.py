@@ -240,6 +240,8 @@ def build_index(
         "shards": [{"folder": w.folder.name, "lo": w.lo, "hi": w.hi} for w in writers],
         "columns": manifest_cols,
         "not_indexed": skipped,
+        "build_seconds": round((datetime.now(UTC) - started).total_seconds(), 2),
+        "bytes": sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file()),
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     shutil.rmtree(out, ignore_errors=True)

@@ -50,6 +50,7 @@ class AudienceEngine:
     can_unmask: bool = False
     scope: str | None = None
     _names: dict[str, NameInfo] | None = field(default=None, repr=False)
+    _readers: dict[int, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(
@@ -195,25 +196,18 @@ class AudienceEngine:
 
     def lookup(self, msisdn: str) -> dict[str, Any]:
         """Reverse query (反向查询): every tag and attribute of one subscriber."""
+        from tagcloud.audience.lookup import ShardReader
+
         i = self.index.dictionary.id_of(msisdn)
-        shard = next(s for s in self.index.shards if s.lo <= i < s.hi)
-        local = np.array([i - shard.lo], dtype=np.int64)
+        k = next(k for k, s in enumerate(self.index.shards) if s.lo <= i < s.hi)
+        reader = self._readers.get(k)
+        if reader is None:
+            reader = self._readers[k] = ShardReader(self.index, self.index.shards[k])
         out: dict[str, Any] = {
             "msisdn": str(int(parse_number(msisdn))) if self.can_unmask else mask_number(msisdn),
             "build_id": self.index.build_id,
         }
-        for name, col in self.index.columns.items():
-            kind = col["kind"]
-            if col["nulls"] and i in shard.bitmap(null_key(name)):
-                out[name] = None
-            elif kind == "flag":
-                out[name] = i in shard.bitmap(name)
-            elif kind == "enum":
-                out[name] = next((v for v in col["counts"] if i in shard.bitmap(value_key(name, v))), None)
-            else:
-                codes, has = bsi_mod.decode(shard.slices(name), local)
-                spec = bsi_mod.BsiSpec(**col["bsi"])
-                out[name] = float(bsi_mod.to_values(spec, shard.distinct(name), codes)[0]) if has[0] else None
+        out.update(reader.read(i))
         return out
 
     # -- profile and split

@@ -1,0 +1,79 @@
+"""Reverse query (反向查询) of one subscriber, answered in well under a millisecond per 1,000 tags.
+
+A lookup touches every column, so per-column overhead is what counts: the reader prepares, once
+per shard, plain lists of (name, bitmap, null bitmap) to probe with ``id in bitmap`` (~0.1 µs), and
+decodes all numeric columns at once from one gathered word per bit slice.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tagcloud.audience import bsi as bsi_mod
+from tagcloud.audience.index import AudienceIndex, Shard, null_key, value_key
+
+if TYPE_CHECKING:
+    from pyroaring import FrozenBitMap
+
+_FLAG, _ENUM, _NUMBER = 0, 1, 2
+
+
+class ShardReader:
+    """The prepared probes of one shard (built on first use, then kept)."""
+
+    def __init__(self, index: AudienceIndex, shard: Shard) -> None:
+        self.shard = shard
+        self.entries: list[tuple[str, int, Any, FrozenBitMap | None]] = []
+        self.numbers: list[tuple[str, bsi_mod.BsiSpec, np.ndarray | None, int]] = []
+        slices: list[np.ndarray] = []
+        for name, col in index.columns.items():
+            nulls = shard.bitmap(null_key(name)) if col["nulls"] else None
+            if col["kind"] == "flag":
+                self.entries.append((name, _FLAG, shard.bitmap(name), nulls))
+            elif col["kind"] == "enum":
+                values = [(v, shard.bitmap(value_key(name, v))) for v in col["counts"] if col["counts"][v]]
+                self.entries.append((name, _ENUM, values, nulls))
+            else:
+                s = shard.slices(name)
+                self.numbers.append((name, bsi_mod.BsiSpec(**col["bsi"]), shard.distinct(name), s.shape[0]))
+                slices.append(s)
+                self.entries.append((name, _NUMBER, None, None))
+        self.slices = slices
+        widths = np.array([n[3] for n in self.numbers], dtype=np.int64)
+        self.starts = np.concatenate(([0], np.cumsum(widths)[:-1])) if len(widths) else widths
+        # bit k of a column's code sits at position start + 1 + k of the gathered words
+        self.weights = np.concatenate([np.arange(-1, w - 1) for w in widths]) if len(widths) else widths
+
+    def read(self, i: int) -> dict[str, Any]:
+        local = i - self.shard.lo
+        w, sh = local >> 6, np.uint64(local & 63)
+        numbers: dict[str, float | None] = {}
+        if self.slices:
+            words = np.concatenate([s[:, w] for s in self.slices])
+            bits = ((words >> sh) & np.uint64(1)).astype(np.int64)
+            has = bits[self.starts]
+            contrib = np.where(self.weights >= 0, bits << np.maximum(self.weights, 0), 0)
+            codes = np.add.reduceat(contrib, self.starts)
+            for (name, spec, distinct, _), h, c in zip(
+                self.numbers, has.tolist(), codes.tolist(), strict=True
+            ):
+                if not h:
+                    numbers[name] = None
+                elif spec.encoding == "rank":
+                    assert distinct is not None
+                    numbers[name] = float(distinct[c])
+                else:
+                    numbers[name] = (c + spec.offset) / 10**spec.scale
+        out: dict[str, Any] = {}
+        for name, kind, a, nulls in self.entries:
+            if kind == _NUMBER:
+                out[name] = numbers[name]
+            elif nulls is not None and i in nulls:
+                out[name] = None
+            elif kind == _FLAG:
+                out[name] = i in a
+            else:
+                out[name] = next((v for v, bm in a if i in bm), None)
+        return out
