@@ -641,7 +641,7 @@ class ContactLedger:
         with db.transaction():
             db.q(
                 "UPDATE contacts SET status=?, status_at=?, detail='accepted elsewhere' WHERE campaign_id=? AND wave=? "
-                "AND channel=? AND status=? AND EXISTS (SELECT 1 FROM acceptances a WHERE a.msisdn=contacts.msisdn "
+                "AND channel=? AND status=? AND kind='marketing' AND EXISTS (SELECT 1 FROM acceptances a WHERE a.msisdn=contacts.msisdn "
                 "AND a.offer_id=contacts.offer_id)",
                 (
                     ContactStatus.CANCELLED.value,
@@ -743,7 +743,7 @@ class ContactLedger:
                 )
                 db.q(
                     "UPDATE contacts SET status=?, status_at=?, detail='accepted elsewhere' WHERE msisdn=? AND offer_id=? "
-                    "AND status=?",
+                    "AND status=? AND kind='marketing'",
                     (ContactStatus.CANCELLED.value, ts, msisdn, offer_id, ContactStatus.RESERVED.value),
                 )
 
