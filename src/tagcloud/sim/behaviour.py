@@ -348,6 +348,9 @@ class DaySimulator:
         in_peer = self._contacts(in_subs, rng)
         keep = in_peer < 0
         in_subs, in_peer = in_subs[keep], -in_peer[keep] - 1
+        # competitors' migrants call in their own off-peak stream below
+        keep = ~p.offnet.is_migrant[in_peer]
+        in_subs, in_peer = in_subs[keep], in_peer[keep]
         ml_sub = p.migrant_links
         k = rng.poisson(0.25 * (1.6 if off else 1.0), len(ml_sub[0]))
         mg_off, mg_sub = np.repeat(ml_sub[0], k), np.repeat(ml_sub[1], k)
