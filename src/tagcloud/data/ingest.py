@@ -272,7 +272,7 @@ def check_sql(
             if reason is Reason.BAD_TYPE and c.name in cast_columns:
                 cond = f"{raw} IS NOT NULL AND {v} IS NULL"
             elif reason is Reason.MISSING_VALUE and not c.nullable:
-                cond = f"{raw} IS NULL"
+                cond = f"{v} IS NULL"  # a value that failed its cast was caught as bad_type already
             elif reason is Reason.BAD_NUMBER_FORMAT and c.pattern and c.pattern != MONTH_START:
                 cond = f"NOT regexp_full_match({v}, {_lit(c.pattern)})"
             elif reason is Reason.BAD_CODE and c.codes:
@@ -455,6 +455,7 @@ class _Run:
         self.con.execute(f"SET temp_directory = {_lit(str(wh.staging_dir / '_duckdb_tmp'))}")
         self.refs_loaded: set[str] = set()
         self.stems_seen: dict[tuple[str, str], Path] = {}
+        self._cast_cols: set[str] = set()
 
     def close(self) -> None:
         self.con.close()
@@ -557,6 +558,7 @@ class _Run:
             f"CREATE OR REPLACE TEMP TABLE f AS SELECT *, {case} AS _fail, {period} AS _period FROM v"
         )
         self._duplicates(src, t, pkey)
+        self._cast_cols = cast_cols
         counts = dict(
             con.execute(
                 "SELECT coalesce(split_part(_fail, ':', 1), '') AS r, count(*) FROM f GROUP BY ALL"
@@ -614,14 +616,23 @@ class _Run:
         )
         self.con.unregister("lines_arrow")
         self.con.execute("CREATE OR REPLACE TEMP VIEW raw AS SELECT * FROM raw_text")
-        typed = [
-            f"{_q('_r_' + c.name)} AS {_q(c.name)}"
-            if c.type.upper() == "VARCHAR"
-            else f"TRY_CAST({_q('_r_' + c.name)} AS {c.type}) AS {_q(c.name)}"
-            for c in t.columns
-        ]
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW v AS SELECT *, {', '.join(typed)} FROM raw")
-        return {c.name for c in t.columns if c.type.upper() != "VARCHAR"}
+        cast_cols = {c.name for c in t.columns if c.type.upper() != "VARCHAR"}
+        self._typed_view(t, cast_cols)
+        return cast_cols
+
+    def _typed_view(self, t: Table, cast_cols: set[str]) -> None:
+        """View ``v``: each column typed as the model says; the raw value kept (as ``_r_<col>``)
+        only where a cast happens, so the checked table is no wider than it must be."""
+        cols = []
+        for c in t.columns:
+            r = _q("_r_" + c.name)
+            if c.name in cast_cols:
+                cols += [r, f"TRY_CAST({r} AS {c.type}) AS {_q(c.name)}"]
+            else:
+                cols.append(f"{r} AS {_q(c.name)}")
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP VIEW v AS SELECT _row, _raw_line, _pre, {', '.join(cols)} FROM raw"
+        )
 
     def _parquet_raw(self, src: SourceFile, t: Table) -> set[str]:
         with src.path.open("rb") as fh:
@@ -649,20 +660,17 @@ class _Run:
                 [f"unexpected {', '.join(extra[:5])}"] if extra else []
             )
             raise IngestError(f"{src.path}: columns do not match table {t.name}: {'; '.join(parts)}")
-        raw_cols, typed, cast_cols = [], [], set()
-        for c in t.columns:
-            name = lower[c.name]
-            raw_cols.append(f"{_q(name)} AS {_q('_r_' + c.name)}")
-            if schema[name].upper().replace(" ", "") == c.type.upper().replace(" ", ""):
-                typed.append(f"{_q('_r_' + c.name)} AS {_q(c.name)}")
-            else:
-                typed.append(f"TRY_CAST({_q('_r_' + c.name)} AS {c.type}) AS {_q(c.name)}")
-                cast_cols.add(c.name)
+        raw_cols = [f"{_q(lower[c.name])} AS {_q('_r_' + c.name)}" for c in t.columns]
+        cast_cols = {
+            c.name
+            for c in t.columns
+            if schema[lower[c.name]].upper().replace(" ", "") != c.type.upper().replace(" ", "")
+        }
         self.con.execute(
             "CREATE OR REPLACE TEMP VIEW raw AS SELECT file_row_number + 1 AS _row, NULL::VARCHAR AS _raw_line, "
             f"NULL::VARCHAR AS _pre, {', '.join(raw_cols)} FROM read_parquet({path}, file_row_number = true)"
         )
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW v AS SELECT *, {', '.join(typed)} FROM raw")
+        self._typed_view(t, cast_cols)
         return cast_cols
 
     def _duplicates(self, src: SourceFile, t: Table, pkey: str | None) -> None:
@@ -698,7 +706,7 @@ class _Run:
     def _write_and_commit(
         self, src: SourceFile, t: Table, pkey: str | None, res: FileResult, prev: Any
     ) -> None:
-        con, wh = self.con, self.wh
+        con, wh, cast_cols = self.con, self.wh, self._cast_cols
         stage = self._stage(src)
         shutil.rmtree(stage, ignore_errors=True)
         stage.mkdir(parents=True)
@@ -727,7 +735,10 @@ class _Run:
                 moves.append((f_out, f"tables/{src.table}/{src.stem}.parquet"))
         if res.quarantined:
             q_out = stage / "quarantine.parquet"
-            raw = ", ".join(f"CAST({_q('_r_' + c.name)} AS VARCHAR) AS {_q(c.name)}" for c in t.columns)
+            raw = ", ".join(
+                f"CAST({_q(('_r_' if c.name in cast_cols else '') + c.name)} AS VARCHAR) AS {_q(c.name)}"
+                for c in t.columns
+            )
             con.execute(
                 f"COPY (SELECT {_lit(str(src.path))} AS source_file, _row AS row_number, "
                 "split_part(_fail, ':', 1) AS reason, split_part(_fail, ':', 2) AS column_name, "
@@ -838,7 +849,7 @@ def ingest(
     return report
 
 
-def render_report(report: IngestReport) -> list[Any]:
+def render_report(report: IngestReport, max_files: int = 40) -> list[Any]:
     """Rich renderables: the reconciliation per table, the files with problems, reasons per table."""
     from rich.table import Table as RichTable
 
@@ -865,10 +876,21 @@ def render_report(report: IngestReport) -> list[Any]:
     )
     out: list[Any] = [per_table]
 
-    files = RichTable(title="Files")
+    # a month of day files is hundreds of rows: beyond a screenful, list only files worth a look
+    shown = report.files
+    if len(shown) > max_files:
+        shown = [
+            f
+            for f in report.files
+            if f.status in (FileStatus.FAILED, FileStatus.UNRECOGNISED)
+            or f.quarantined
+            or (f.status is FileStatus.INGESTED and f.notes)
+        ]
+    hidden = len(report.files) - len(shown)
+    files = RichTable(title="Files" + (f" ({hidden:,} clean files not listed)" if hidden else ""))
     for h in ("file", "table", "status", "read", "accepted", "quarantined", "note"):
         files.add_column(h, justify="right" if h in ("read", "accepted", "quarantined") else "left")
-    for f in report.files:
+    for f in shown:
         fmt = f"{f.encoding}{' ' + repr(f.delimiter) if f.delimiter else ''}" if f.encoding else ""
         note = f.error or "; ".join(
             x for x in [", ".join(f"{k} {v:,}" for k, v in f.reasons.items()), fmt, *f.notes] if x
