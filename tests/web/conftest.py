@@ -159,3 +159,48 @@ def login(page: Any, base_url: str, username: str, password: str) -> None:
     page.fill("input[name=password]", password)
     page.click("button[type=submit].primary")
     page.wait_for_url(f"{base_url}/")
+
+
+def post(client: Any, url: str, data: dict[str, Any] | None = None, **extra: Any) -> Any:
+    """POST as the browser does: with the CSRF token the pages hand out (header, as htmx sends it)."""
+    if "csrftoken" not in client.cookies:
+        client.get("/login/")
+    token = client.cookies["csrftoken"].value
+    return client.post(url, data or {}, HTTP_X_CSRFTOKEN=token, **extra)
+
+
+@pytest.fixture
+def outsider(regions: None) -> dict[str, Any]:
+    """For each role, a client whose account sits in another city (C02 chain): out-of-region."""
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    from tagcloud.web.accounts.models import Profile, Role
+    from tagcloud.web.accounts.roles import ROLES
+
+    chain = {"province": "P", "city": "C02", "county": "C02K01", "township": "C02K01T01"}
+    out = {}
+    for d in ROLES:
+        u = User.objects.create_user(f"out_{d.code}", password="pw-out-1234")
+        Profile.objects.create(user=u, role=Role.objects.get(code=d.code), region_id=chain[d.scope_level])
+        c = Client(enforce_csrf_checks=True)
+        assert c.login(username=u.username, password="pw-out-1234")
+        out[d.code] = c
+    return out
+
+
+def engine(warehouse: Any, scope: str | None = None, unmask: bool = False) -> Any:
+    """The audience engine straight from the library: the baseline the pages must agree with."""
+    from tagcloud.audience.query import AudienceEngine
+
+    return AudienceEngine.open(warehouse, scope=scope, can_unmask=unmask)
+
+
+def number_in(warehouse: Any, condition: str) -> str:
+    """A whole number of some subscriber matching ``condition`` (for lookups)."""
+    return str(engine(warehouse, unmask=True).list_members(condition, limit=1)["msisdn"][0])
+
+
+def pytest_configure(config: Any) -> None:
+    # WhiteNoise warns that STATIC_ROOT (filled by collectstatic) is absent; tests serve from finders.
+    config.addinivalue_line("filterwarnings", "ignore:No directory at")

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
-from ninja import NinjaAPI, Query, Schema
+from ninja import NinjaAPI, Query, Schema, Status
 from ninja.security import django_auth
 
 from tagcloud.web.accounts.masking import mask_msisdn
@@ -109,3 +109,152 @@ def audit(request: HttpRequest, filters: Query[AuditFilter]) -> Any:
 @api.get("/mask/{msisdn}", response=MaskOut, summary="How a number is shown to roles that may not unmask")
 def mask(request: HttpRequest, msisdn: str) -> dict[str, str]:
     return {"masked": mask_msisdn(msisdn)}
+
+
+class CountIn(Schema):
+    conditions: list[str]
+
+
+class CountOut(Schema):
+    count: int
+    condition: str
+    scope: str | None
+
+
+class ConditionProblem(Schema):
+    detail: str
+    row: int
+    start: int
+    end: int
+    suggestion: str | None = None
+
+
+class TagOut(Schema):
+    name: str
+    name_zh: str
+    name_en: str
+    category: str
+    kind: str
+    count: int | None
+    definition_zh: str
+    definition_en: str
+
+
+class CustomerOut(Schema):
+    msisdn: str
+    build_id: str
+    city_id: str | None
+    county_id: str | None
+    township_id: str | None
+    values: dict[str, Any]
+
+
+class GroupOut(Schema):
+    name: str
+    kind: str
+    members: int
+    condition: str
+    created_at: datetime
+
+
+def _engine(request: HttpRequest, unmask: bool = False) -> Any:
+    from tagcloud.web.engine import NoIndex, engine_for
+
+    try:
+        return engine_for(request, unmask=unmask)
+    except NoIndex as e:
+        raise ServiceUnavailable(str(e)) from None
+
+
+class ServiceUnavailable(Exception):
+    """No audience index yet."""
+
+
+@api.exception_handler(ServiceUnavailable)
+def _unavailable(request: HttpRequest, exc: Exception) -> Any:
+    return api.create_response(request, {"detail": str(exc)}, status=503)
+
+
+@api.post(
+    "/audience/count",
+    response={200: CountOut, 403: Error, 422: ConditionProblem, 503: Error},
+    summary="Count the subscribers in the caller's region matching every condition (ANDed)",
+)
+def audience_count(request: HttpRequest, body: CountIn) -> Any:
+    from tagcloud.tags.condition import ConditionError, parse_condition
+    from tagcloud.web.audiences.builder import combine_rows
+
+    need(request, "build_audience")
+    eng = _engine(request)
+    rows = [c for c in body.conditions if c.strip()]
+    names = eng.names()
+    for i, text in enumerate(rows):
+        try:
+            parse_condition(text, names)
+        except ConditionError as e:
+            problem = {"detail": e.message, "row": i + 1, "start": e.start, "end": e.end}
+            return Status(422, {**problem, "suggestion": e.suggestion})
+    condition = combine_rows(rows) or "TRUE"
+    return {"count": eng.count(condition), "condition": condition, "scope": eng.scope}
+
+
+@api.get(
+    "/tags",
+    response={200: list[TagOut], 503: Error},
+    summary="Attributes and tags; q searches names and 口径",
+)
+def tags(request: HttpRequest, q: str = "") -> Any:
+    from tagcloud.web.engine import NoIndex, base_engine
+    from tagcloud.web.taglib import library
+
+    try:
+        columns = base_engine().index.columns
+    except NoIndex:
+        columns = {}
+    items = library.entries(columns)
+    chosen = library.search(items, q) if q.strip() else list(items.values())
+    return [
+        {
+            k: getattr(e, k)
+            for k in (
+                "name",
+                "name_zh",
+                "name_en",
+                "category",
+                "kind",
+                "count",
+                "definition_zh",
+                "definition_en",
+            )
+        }
+        for e in chosen
+    ]
+
+
+@api.get(
+    "/customers/{msisdn}",
+    response={200: CustomerOut, 400: Error, 403: Error, 404: Error, 503: Error},
+    summary="Customer 360: one subscriber's tags (masked number; in the caller's region; audited)",
+)
+def customer(request: HttpRequest, msisdn: str, unmask: bool = False) -> Any:
+    from tagcloud.web.views.customer import lookup_in_scope
+
+    need(request, "lookup_customer")
+    _engine(request, unmask)  # 403 / 503 before any lookup
+    try:
+        found = lookup_in_scope(request, msisdn, unmask)
+    except ValueError as e:
+        return Status(400, {"detail": str(e)})
+    except (KeyError, LookupError):
+        return Status(404, {"detail": f"{mask_msisdn(msisdn)}: not in your region or not a subscriber"})
+    row = dict(found["row"])
+    head = {k: row.pop(k, None) for k in ("msisdn", "build_id", "city_id", "county_id", "township_id")}
+    return {**head, "values": row}
+
+
+@api.get("/groups", response=list[GroupOut], summary="Saved groups visible in the caller's region")
+def groups(request: HttpRequest) -> Any:
+    from tagcloud.web.audiences.models import SavedGroup
+
+    need(request, "build_audience")
+    return scope(request).filter_queryset(SavedGroup.objects.all(), "region_id")[:500]

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_http_methods
 
 from tagcloud.web.accounts.audit import record
 from tagcloud.web.accounts.masking import mask_msisdn, may_unmask
@@ -47,11 +47,12 @@ def sections(row: dict[str, Any], columns: dict[str, dict[str, Any]]) -> tuple[l
 
 
 @require("lookup_customer")
-@require_GET
+@require_http_methods(["GET", "POST"])
 def customer(request: HttpRequest) -> HttpResponse:
-    """Type a number, see the customer (masked unless unmasked by a permitted role, audited)."""
-    msisdn = request.GET.get("msisdn", "").strip()
-    unmask = request.GET.get("unmask") == "1"
+    """Type a number, see the customer (masked unless unmasked by a permitted role, audited).
+    Numbers travel in POST bodies, never in URLs, so they stay out of access logs and history."""
+    msisdn = request.POST.get("msisdn", "").strip()
+    unmask = request.POST.get("unmask") == "1"
     ctx: dict[str, Any] = {"msisdn": msisdn, "may_unmask": may_unmask(request.user)}
     status = 200
     if msisdn:
