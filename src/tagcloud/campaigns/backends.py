@@ -29,6 +29,7 @@ class Backend:
     id_column: ClassVar[str]  # an auto-increment primary key
     begin_single: ClassVar[tuple[str, ...]]  # statements that open a single-reservation transaction
     begin_bulk: ClassVar[tuple[str, ...]]  # … and a bulk-reservation transaction
+    begin_plain: ClassVar[tuple[str, ...]]  # … and any other (workflow) transaction
     subscriber_lock: ClassVar[str | None]  # statement locking one subscriber (None: begin already did)
     temp_table: ClassVar[str]  # CREATE … for a transaction-scoped scratch table
 
@@ -51,9 +52,9 @@ class Backend:
             self.conn.execute(s)
 
     @contextmanager
-    def transaction(self, bulk: bool = False) -> Iterator[None]:
+    def transaction(self, bulk: bool = False, plain: bool = False) -> Iterator[None]:
         """Atomic unit: commit on success, roll back on any error."""
-        self.script(self.begin_bulk if bulk else self.begin_single)
+        self.script(self.begin_plain if plain else self.begin_bulk if bulk else self.begin_single)
         try:
             yield
         except BaseException:
@@ -78,6 +79,7 @@ class SQLiteBackend(Backend):
     # IMMEDIATE takes the database's write lock before the cap is read: no two reservations interleave.
     begin_single = ("BEGIN IMMEDIATE",)
     begin_bulk = ("BEGIN IMMEDIATE",)
+    begin_plain = ("BEGIN IMMEDIATE",)
     subscriber_lock = None
     temp_table = "CREATE TEMP TABLE"
 
@@ -107,6 +109,7 @@ class PostgresBackend(Backend):
     begin_single = ("BEGIN", "LOCK TABLE contacts IN ROW EXCLUSIVE MODE")
     # SHARE ROW EXCLUSIVE conflicts with ROW EXCLUSIVE and with itself: a bulk list runs alone.
     begin_bulk = ("BEGIN", "LOCK TABLE contacts IN SHARE ROW EXCLUSIVE MODE")
+    begin_plain = ("BEGIN",)
     subscriber_lock = "SELECT pg_advisory_xact_lock(hashtextextended(?, 7))"
     temp_table = "CREATE TEMP TABLE"
 
