@@ -1,0 +1,49 @@
+"""Schemathesis against the OpenAPI document: generated requests to every API route, as the
+province administrator (who may call all of them), never get a server error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from tagcloud.web.wsgi import application
+
+schema = schemathesis.openapi.from_wsgi("/api/openapi.json", application)
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+
+@pytest.fixture
+def session_headers(clients: dict[str, Any]) -> dict[str, str]:
+    c = clients["province_admin"]
+    c.get("/login/")
+    session, csrf = c.cookies["sessionid"].value, c.cookies["csrftoken"].value
+    return {"Cookie": f"sessionid={session}; csrftoken={csrf}", "X-CSRFToken": csrf}
+
+
+@schema.parametrize()
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+    ],
+)
+def test_no_server_errors(case: Any, session_headers: dict[str, str]) -> None:
+    response = case.call(headers=session_headers)
+    assert response.status_code < 500, (
+        case.method,
+        case.formatted_path,
+        response.status_code,
+        response.text[:500],
+    )
+
+
+def test_the_document_lists_every_route() -> None:
+    paths = set(schema.raw_schema["paths"])
+    assert {"/api/me", "/api/audience/count", "/api/customers/{msisdn}", "/api/tags", "/api/audit"} <= paths
