@@ -12,19 +12,20 @@ from ingest_helpers import run
 from tagcloud.data.damage import damage
 from tagcloud.data.fixtures import build_export
 from tagcloud.data.ledger import FileStatus
+from tagcloud.data.quarantine import Reason
 from tagcloud.data.warehouse import Warehouse
 
 
-@pytest.fixture(scope="module")
-def clean_export(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The simulator's small export when its fixture exists, else a model-driven valid export."""
-    try:
-        sp = request.getfixturevalue("small_province")
-        return Path(getattr(sp, "out", getattr(sp, "path", sp)))
-    except pytest.FixtureLookupError:
-        out = tmp_path_factory.mktemp("e2e") / "clean"
-        build_export(out, subscribers=200, days=3, rows_per_day=400)
-        return out
+@pytest.fixture(scope="module", params=["simulator", "fixtures"])
+def clean_export(
+    request: pytest.FixtureRequest, small_province: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The simulator's small export, and a model-driven valid export of every table."""
+    if request.param == "simulator":
+        return small_province
+    out = tmp_path_factory.mktemp("e2e") / "clean"
+    build_export(out, subscribers=200, days=3, rows_per_day=400)
+    return out
 
 
 def test_clean_export_has_nothing_quarantined(clean_export: Path, tmp_path: Path) -> None:
@@ -45,6 +46,10 @@ def test_clean_export_has_nothing_quarantined(clean_export: Path, tmp_path: Path
 def test_damaged_copy_gives_the_expected_counts(clean_export: Path, tmp_path: Path) -> None:
     manifest = damage(clean_export, tmp_path / "damaged", seed=11)
     assert manifest == json.loads((tmp_path / "damaged" / "damage_manifest.json").read_text(encoding="utf-8"))
+    # between them, the damaged tables show every reason there is
+    assert {r for reasons in manifest["expected_reasons"].values() for r in reasons} == {
+        r.value for r in Reason
+    }
     wh = Warehouse(tmp_path / "wh")
     report = run(tmp_path / "damaged", wh)
     for table, reasons in manifest["expected_reasons"].items():
@@ -74,3 +79,29 @@ def test_damaged_copy_gives_the_expected_counts(clean_export: Path, tmp_path: Pa
         ).fetchone()
     assert r == (report.read, report.accepted, report.quarantined)
     assert report.read == report.accepted + report.quarantined
+
+
+@pytest.mark.slow
+def test_simulator_csv_in_gbk_with_pipes_ingests_like_its_parquet(tmp_path: Path) -> None:
+    from tagcloud.sim.simulate import simulate
+
+    simulate(tmp_path / "pq", subscribers=300, days=2, seed=3, quiet=True)
+    simulate(
+        tmp_path / "csv",
+        subscribers=300,
+        days=2,
+        seed=3,
+        quiet=True,
+        fmt="csv",
+        delimiter="|",
+        encoding="gbk",
+    )
+    a, b = Warehouse(tmp_path / "wa"), Warehouse(tmp_path / "wb")
+    ra, rb = run(tmp_path / "pq", a), run(tmp_path / "csv", b)
+    assert ra.quarantined == rb.quarantined == 0 and ra.read == rb.read > 0
+    # Chinese names make GBK visible; pure-ASCII files read the same in either encoding
+    assert next(f for f in rb.files if f.table == "regions").encoding == "gbk"
+    ca, cb = a.connect(), b.connect()
+    for t in a.tables():
+        q = f'SELECT * FROM "{t}" ORDER BY ALL'
+        assert ca.execute(q).fetchall() == cb.execute(q).fetchall(), t

@@ -905,7 +905,10 @@ def render_report(report: IngestReport, max_files: int = 40) -> list[Any]:
             f"{f.quarantined:,}",
             note,
         )
-    out.append(files)
+    if shown:
+        out.append(files)
+    else:
+        out.append(f"{hidden:,} files, all clean")
 
     reasons = RichTable(title="Quarantined rows by reason")
     reasons.add_column("table")
