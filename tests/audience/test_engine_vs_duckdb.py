@@ -7,13 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from audience_strategies import conditions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tagcloud.audience.groups import save_group
 from tagcloud.audience.query import AudienceEngine, parse
-
-GROUPS = ("grp_a", "grp_b")
 
 
 def _meta(warehouse: Path) -> dict:
@@ -26,59 +25,6 @@ def engine(warehouse: Path) -> AudienceEngine:
     save_group(eng, "grp_a", "tag_0003 OR arpu > 90", overwrite=True)
     save_group(eng, "grp_b", "brand = 'mzone' AND NOT tag_0001", overwrite=True)
     return eng
-
-
-def conditions(meta: dict) -> st.SearchStrategy[str]:
-    """Random nested conditions over the table's flags, enums, numbers and two saved groups."""
-    cols = meta["columns"]
-    flags = [c["name"] for c in cols if c["kind"] == "flag"]
-    enums = [c for c in cols if c["kind"] == "enum"] + [
-        {"name": "county_id", "values": [f"C0{c}K0{k}" for c in range(1, 4) for k in range(1, 4)]}
-    ]
-    numbers = [c["name"] for c in cols if c["kind"] == "number"]
-    number_lit = st.one_of(
-        st.integers(-5, 3000).map(str),
-        st.decimals(0, 500, places=2, allow_nan=False).map(str),
-    )
-
-    def enum_leaf(c: dict) -> st.SearchStrategy[str]:
-        vals = st.sampled_from(c["values"]).map(lambda v: f"'{v}'")
-        some = st.lists(vals, min_size=1, max_size=4, unique=True).map(", ".join)
-        return st.one_of(
-            vals.map(lambda v: f"{c['name']} = {v}"),
-            vals.map(lambda v: f"{c['name']} <> {v}"),
-            some.map(lambda v: f"{c['name']} IN ({v})"),
-            some.map(lambda v: f"{c['name']} NOT IN ({v})"),
-            st.just(f"{c['name']} IS NULL"),
-        )
-
-    num = st.sampled_from(numbers)
-    leaves = st.one_of(
-        st.sampled_from(flags),
-        st.tuples(st.sampled_from(flags), st.sampled_from(["TRUE", "FALSE"])).map(
-            lambda t: f"{t[0]} = {t[1]}"
-        ),
-        st.tuples(st.sampled_from(flags), st.sampled_from(["IS NULL", "IS NOT NULL"])).map(" ".join),
-        st.sampled_from(enums).flatmap(enum_leaf),
-        st.tuples(num, st.sampled_from(["=", "<>", "<", "<=", ">", ">="]), number_lit).map(" ".join),
-        st.tuples(num, number_lit, number_lit).map(lambda t: f"{t[0]} BETWEEN {t[1]} AND {t[2]}"),
-        st.tuples(num, st.lists(st.integers(0, 400), min_size=1, max_size=3)).map(
-            lambda t: f"{t[0]} IN ({', '.join(map(str, t[1]))})"
-        ),
-        num.map(lambda n: f"{n} IS NOT NULL"),
-        st.sampled_from(GROUPS).map(lambda g: f"in_group('{g}')"),
-    )
-    return st.recursive(
-        leaves,
-        lambda inner: st.one_of(
-            st.tuples(inner, inner).map(lambda t: f"({t[0]} AND {t[1]})"),
-            st.tuples(inner, inner, inner).map(lambda t: f"{t[0]} AND {t[1]} OR {t[2]}"),
-            st.tuples(inner, inner).map(lambda t: f"({t[0]} OR {t[1]})"),
-            inner.map(lambda t: f"NOT ({t})"),
-            inner.map(lambda t: f"NOT {t}" if " " not in t else f"NOT ({t})"),
-        ),
-        max_leaves=7,
-    )
 
 
 def reference_sql(engine: AudienceEngine, warehouse: Path, condition: str) -> str:

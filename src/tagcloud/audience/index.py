@@ -207,7 +207,7 @@ def build_index(
                 if entry["nulls"]:
                     add_all(null_key(name), by_id(nulls))
                 if kind == "flag":
-                    truth = pc.fill_null(col, False).to_numpy(zero_copy_only=False).astype(bool)
+                    truth = pc.fill_null(col.cast("bool"), False).to_numpy(zero_copy_only=False).astype(bool)
                     entry["count"] = int(truth.sum())
                     add_all(name, by_id(truth))
                 elif kind == "enum":
@@ -256,7 +256,10 @@ def _write_bsi(
     import pyarrow as pa
 
     if kind == "date":
-        col = col.cast(pa.int32())  # days since 1970-01-01, as DuckDB compares dates
+        col = col.cast(pa.date32()).cast(pa.int32())  # days since 1970-01-01, as DuckDB compares dates
+    elif pa.types.is_decimal(col.type):
+        # DECIMAL(p, s) values are short decimals: the nearest doubles encode back exactly at scale s
+        col = col.cast(pa.float64())
     raw = col.to_numpy(zero_copy_only=False)
     has = ~nulls
     values = np.asarray(raw[has])

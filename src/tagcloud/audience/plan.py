@@ -228,14 +228,8 @@ class Compiler:
                 raise PlanError(f"{name} {op} {literal.sql()}: {name} takes text values like '{_first(col)}'")
             if op in ("=", "!="):
                 key = value_key(name, value)
-                if value not in col["counts"]:
-                    import difflib
-
-                    close = difflib.get_close_matches(value, list(col["counts"]), n=1)
-                    hint = f" (did you mean {close[0]!r}?)" if close else ""
-                    # an unknown value matches nobody, like in SQL; say so only when it looks like a typo
-                    if close:
-                        raise PlanError(f"{name} {op} {value!r}: no such value{hint}")
+                # a value no subscriber has (yet) matches nobody, as in SQL; closed value lists are
+                # checked by the condition language before we get here
                 leaf = Stored(key, nulls, int(col["counts"].get(value, 0)))
                 return leaf if op == "=" else Not(leaf, max(self.n - leaf.est, 0))
             # SQL compares text by bytes; Python compares str by code point: the same order in UTF-8

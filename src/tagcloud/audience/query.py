@@ -73,7 +73,12 @@ class AudienceEngine:
 
         if self._names is None:
             self._names = {
-                n: NameInfo(n, NameKind(c["kind"]), tuple(c["values"]) if c["kind"] == "enum" else None)
+                # region codes are an open set: a county without subscribers in this build is valid
+                n: NameInfo(
+                    n,
+                    NameKind(c["kind"]),
+                    tuple(c["values"]) if c["kind"] == "enum" and c.get("category") != "region" else None,
+                )
                 for n, c in self.index.columns.items()
             }
         if not with_groups:
