@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import polars as pl
     from pyroaring import BitMap
 
+    from tagcloud.audience.parallel import ShardPool
     from tagcloud.tags.condition import Condition, NameInfo
 
 
@@ -51,6 +52,7 @@ class AudienceEngine:
     scope: str | None = None
     _names: dict[str, NameInfo] | None = field(default=None, repr=False)
     _readers: dict[int, Any] = field(default_factory=dict, repr=False)
+    pool: ShardPool | None = field(default=None, repr=False)  # answer shards in worker processes
 
     @classmethod
     def open(
@@ -108,6 +110,8 @@ class AudienceEngine:
     def count(self, condition: str) -> int:
         """Number of subscribers matching ``condition`` (count-only plan, no member list built)."""
         node = self.plan(condition)
+        if self.pool is not None:
+            return self.pool.count(node)
         return sum(ShardRun(s).count(node) for s in self.index.shards)
 
     def members(self, condition: str) -> BitMap:
@@ -115,6 +119,8 @@ class AudienceEngine:
         from pyroaring import BitMap
 
         node = self.plan(condition)
+        if self.pool is not None:
+            return self.pool.members(node)
         return BitMap(BitMap.union(*(ShardRun(s).truth(node) for s in self.index.shards)))
 
     def audience(self, target: str | BitMap) -> BitMap:
