@@ -1,0 +1,668 @@
+"""Build the subscriber wide table: attributes and tags in dependency order, by DuckDB or Spark.
+
+Layout under the warehouse (a contract with the audience engine and the models)::
+
+    WAREHOUSE/wide/build-<id>/wide.parquet + meta.json    one finished build
+    WAREHOUSE/wide/current -> build-<id>                   the published build (symlink, swapped atomically)
+    WAREHOUSE/models/<model>.parquet                       model outputs (msisdn + columns) joined by tags
+    WAREHOUSE/tags/parts/<engine>/<period>/<source>.parquet  per-source results, reused when unchanged
+    WAREHOUSE/tags/runs.sqlite                             one row per build and per column built
+
+A build works on a window: ``--period YYYY-MM`` is that calendar month; ``--day YYYY-MM-DD`` is the
+30 days ending that day. Event tables are read for the window only (the files of its partitions);
+bills for the three bill months ending with the window's last month; handset history up to the
+window's end; ``subscribers`` is the latest snapshot per number (at or before the window's end when
+there is one). A source is recomputed only when its definition or one of its input files changed
+since its cached part was written (incremental by period); a failed build leaves ``current`` as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tagcloud.tags.catalogue import (
+    BUILD_RELATIONS,
+    Attribute,
+    Catalogue,
+    SourcePlan,
+    Tag,
+    TagKind,
+    compile_catalogue,
+    model_schema,
+)
+
+REGION_COLUMNS = ("city_id", "county_id", "township_id")
+ROLLING_DAYS = 30  # a daily build's window
+BILL_MONTHS = 3  # bill months a window reads (ARPU 3-month average and the like)
+HISTORY_TABLES = frozenset({"subscriber_handsets"})  # read from the beginning up to the window's end
+DRIFT_FLAG = 0.05  # coverage moving by this much (absolute share) …
+DRIFT_RELATIVE = 0.25  # … and by this much relative to before is flagged as a large drift
+
+
+class BuildError(RuntimeError):
+    """A build that could not finish; the previous published table is untouched."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """The period a build covers."""
+
+    label: str  # "2026-10" (month) or "2026-10-07" (rolling 30 days ending that day)
+    start: date
+    end: date  # exclusive
+    bill_months: tuple[date, ...]
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days
+
+
+def month_window(period: str) -> Window:
+    try:
+        start = datetime.strptime(period, "%Y-%m").date()
+    except ValueError:
+        raise BuildError(f"--period must be YYYY-MM, got {period!r}") from None
+    end = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return Window(period, start, end, _bill_months(start))
+
+
+def day_window(day: str) -> Window:
+    try:
+        d = date.fromisoformat(day)
+    except ValueError:
+        raise BuildError(f"--day must be YYYY-MM-DD, got {day!r}") from None
+    end = d + timedelta(days=1)
+    return Window(day, end - timedelta(days=ROLLING_DAYS), end, _bill_months(d.replace(day=1)))
+
+
+def _bill_months(last: date) -> tuple[date, ...]:
+    months = [last]
+    for _ in range(BILL_MONTHS - 1):
+        prev = months[-1] - timedelta(days=1)
+        months.append(prev.replace(day=1))
+    return tuple(reversed(months))
+
+
+def latest_window(warehouse: Any) -> Window:
+    """The month of the latest day of event data in the warehouse."""
+    from tagcloud.data.model import TABLES, Partitioning
+
+    days = [p for t, m in TABLES.items() if m.partition == Partitioning.DAY for p in warehouse.periods(t)]
+    if not days:
+        months = [p for t in TABLES for p in warehouse.periods(t)]
+        if not months:
+            raise BuildError(f"the warehouse {warehouse.root} has no partitioned data: ingest first")
+        return month_window(max(months)[:7])
+    return month_window(max(days)[:7])
+
+
+# -- SQL generation ----------------------------------------------------------------------------------
+
+
+def q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def source_sql(plan: SourcePlan, attrs: list[Attribute]) -> str:
+    """One query computing every attribute of one source, one row per msisdn."""
+    cols = ",\n  ".join(f"CAST({a.expr} AS {a.sql_type}) AS {q(a.id)}" for a in attrs)
+    group = " GROUP BY msisdn" if plan.source.grain == "event" else ""
+    return f"SELECT msisdn,\n  {cols}\nFROM ({plan.source.sql}) AS src\nWHERE msisdn IS NOT NULL{group}"
+
+
+def tag_sql(cat: Catalogue, t: Tag) -> str:
+    """The SQL expression of a tag over the columns of the layer below it."""
+    if t.model is not None:
+        typ = "BOOLEAN" if t.kind == TagKind.FLAG else "VARCHAR"
+        return f"CAST({q('m_' + t.model)}.{q(t.column or t.id)} AS {typ})"
+    if t.kind == TagKind.FLAG:
+        return f"COALESCE(({cat.conditions[t.id].to_sql()}), FALSE)"
+    if t.kind == TagKind.ENUM:
+        whens = " ".join(
+            f"WHEN {cat.conditions[f'{t.id}:{v.value}'].to_sql()} THEN {_lit(v.value)}" for v in t.values
+        )
+        return f"CASE {whens} END"
+    of = q(t.of or "")
+    whens = " ".join(f"WHEN {of} < {v.upper!r} THEN {_lit(v.value)}" for v in t.values if v.upper is not None)
+    return f"CASE WHEN {of} IS NULL THEN NULL {whens} ELSE {_lit(t.values[-1].value)} END"
+
+
+def _lit(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _default(a: Attribute) -> str:
+    if a.default is None:
+        return "NULL"
+    if isinstance(a.default, bool):
+        return "TRUE" if a.default else "FALSE"
+    if isinstance(a.default, (int, float)):
+        return repr(a.default)
+    return _lit(str(a.default))
+
+
+def wide_sql(cat: Catalogue, plans: dict[str, SourcePlan], tags: list[Tag], models: list[str]) -> str:
+    """The wide table: the subscriber base joined to every source part, then layers of derived
+    attributes and tags, each layer reading only the columns of the layers below it."""
+    joins = []
+    select = ["b.msisdn", *(f"b.{c}" for c in REGION_COLUMNS)]
+    by_source: dict[str, list[Attribute]] = {}
+    for a in cat.attributes.values():
+        if not a.derived:
+            by_source.setdefault(a.source, []).append(a)
+    for i, (sid, attrs) in enumerate(sorted(by_source.items())):
+        alias = f"s{i}"
+        joins.append(f"LEFT JOIN {q('part_' + sid)} AS {alias} ON {alias}.msisdn = b.msisdn")
+        for a in attrs:
+            col = f"{alias}.{q(a.id)}"
+            select.append(
+                f"COALESCE({col}, {_default(a)}) AS {q(a.id)}"
+                if a.default is not None
+                else f"{col} AS {q(a.id)}"
+            )
+    for m in models:
+        joins.append(f"LEFT JOIN {q('model_' + m)} AS {q('m_' + m)} ON {q('m_' + m)}.msisdn = b.msisdn")
+    model_tags = [t for t in tags if t.model is not None]
+    for t in model_tags:
+        select.append(f"{tag_sql(cat, t)} AS {q(t.id)}")
+    sql = f"SELECT {', '.join(select)}\nFROM subscriber_base AS b\n" + "\n".join(joins)
+
+    # Layers: a derived attribute or tag sits one above the highest name it reads.
+    built = {t.id for t in tags}
+    level: dict[str, int] = {a.id: 0 for a in cat.attributes.values() if not a.derived}
+    level.update({t.id: 0 for t in model_tags})
+    layers: dict[int, list[str]] = {}
+    for name in cat.order:
+        if name in level or (name in cat.tags and name not in built):
+            continue
+        lv = 1 + max((level.get(d, 0) for d in cat.depends.get(name, ())), default=0)
+        level[name] = lv
+        layers.setdefault(lv, []).append(name)
+    for i, lv in enumerate(sorted(layers)):
+        exprs = []
+        for name in layers[lv]:
+            if name in cat.attributes:
+                a = cat.attributes[name]
+                exprs.append(f"CAST({a.expr} AS {a.sql_type}) AS {q(name)}")
+            else:
+                exprs.append(f"{tag_sql(cat, cat.tags[name])} AS {q(name)}")
+        sql = f"SELECT *, {', '.join(exprs)}\nFROM ({sql}) AS l{i}"
+    order = ["msisdn", *REGION_COLUMNS, *wide_columns(cat, tags)]
+    return f"SELECT {', '.join(q(c) for c in order)} FROM ({sql}) AS w ORDER BY msisdn"
+
+
+def wide_columns(cat: Catalogue, tags: list[Tag]) -> list[str]:
+    """Attribute and tag columns of the wide table, in catalogue order (attributes, then tags)."""
+    built = {t.id for t in tags}
+    return [*cat.attributes, *(t for t in cat.tags if t in built)]
+
+
+def base_sql(window: Window) -> str:
+    """One row per subscriber with the home region's city, county and township."""
+    return (
+        "SELECT s.msisdn, cty.region_id AS city_id, cnty.region_id AS county_id, tw.region_id AS township_id "
+        "FROM subscribers AS s "
+        "LEFT JOIN regions AS tw ON tw.region_id = s.home_region_id "
+        "LEFT JOIN regions AS cnty ON cnty.region_id = tw.parent_id "
+        "LEFT JOIN regions AS cty ON cty.region_id = cnty.parent_id"
+    )
+
+
+def subscribers_sql(window: Window) -> str:
+    """The latest snapshot per number (at or before the window's end when there is one), not closed."""
+    end = _lit(window.end.isoformat())
+    return (
+        "SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER (PARTITION BY msisdn ORDER BY "
+        f"CASE WHEN snapshot_date < CAST({end} AS DATE) THEN 0 ELSE 1 END, snapshot_date DESC) AS rn "
+        "FROM _snap_subscribers) AS s WHERE rn = 1 AND status <> 'closed'"
+    )
+
+
+# -- the build ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class ColumnRun:
+    name: str
+    kind: str  # attribute / tag
+    source: str  # the source (or layer) that computed it
+    rows: int
+    seconds: float
+    coverage: float
+    previous: float | None = None
+
+    @property
+    def drift(self) -> float | None:
+        return None if self.previous is None else self.coverage - self.previous
+
+    @property
+    def flagged(self) -> bool:
+        d = self.drift
+        if d is None or self.previous is None:
+            return False
+        base = max(self.previous, 1e-9)
+        return abs(d) >= DRIFT_FLAG and abs(d) / base >= DRIFT_RELATIVE
+
+
+@dataclass
+class BuildResult:
+    build_id: str
+    engine: str
+    window: Window
+    path: Path
+    rows: int
+    seconds: float
+    rows_scanned: int
+    sources_built: list[str]
+    sources_reused: list[str]
+    columns: list[ColumnRun] = field(default_factory=list)
+    skipped_tags: list[str] = field(default_factory=list)
+
+    def coverage_by_category(self, cat: Catalogue) -> list[tuple[str, str, int, float]]:
+        """(aspect, category, tags, mean coverage of its tags) for every category with built tags."""
+        acc: dict[str, list[float]] = {}
+        for c in self.columns:
+            if c.kind == "tag":
+                acc.setdefault(cat.tags[c.name].category, []).append(c.coverage)
+        out = []
+        for cid, covs in sorted(acc.items(), key=lambda kv: (cat.categories[kv[0]].aspect, kv[0])):
+            out.append((cat.categories[cid].aspect, cid, len(covs), sum(covs) / len(covs)))
+        return out
+
+
+def _relation_files(wh: Any, table: str, window: Window) -> tuple[list[Path], Path | None, str | None]:
+    """The files of ``table`` a window reads, the hive base folder, and a row filter (DuckDB SQL)."""
+    from tagcloud.data.model import TABLES, Partitioning
+
+    t = TABLES[table]
+    files = wh.table_files(table)
+    if t.partition == Partitioning.NONE:
+        return files, None, None
+    base = wh.table_dir(table)
+    start, end = window.start.isoformat(), window.end.isoformat()
+    if t.partition == Partitioning.DAY:
+        keep = [f for f in files if start <= f.parent.name.split("=", 1)[1] < end]
+    else:
+        if table == "billing_monthly":
+            months = {m.strftime("%Y-%m") for m in window.bill_months}
+            keep = [f for f in files if f.parent.name.split("=", 1)[1] in months]
+        elif table in HISTORY_TABLES:
+            last = (window.end - timedelta(days=1)).strftime("%Y-%m")
+            keep = [f for f in files if f.parent.name.split("=", 1)[1] <= last]
+        else:
+            first, last = start[:7], (window.end - timedelta(days=1)).strftime("%Y-%m")
+            keep = [f for f in files if first <= f.parent.name.split("=", 1)[1] <= last]
+    where = None
+    if t.time_column and table != "billing_monthly":
+        col = q(t.time_column)
+        if table in HISTORY_TABLES:
+            where = f"{col} < TIMESTAMP {_lit(end)}"
+        else:
+            where = f"{col} >= TIMESTAMP {_lit(start)} AND {col} < TIMESTAMP {_lit(end)}"
+    return keep, base, where
+
+
+def _fingerprint(parts: list[Any]) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def build(
+    warehouse: Path | str,
+    *,
+    engine: str = "duckdb",
+    period: str | None = None,
+    day: str | None = None,
+    catalogue: Catalogue | None = None,
+    include_drafts: bool = True,
+    skip_missing_models: bool = False,
+    force: bool = False,
+    quiet: bool = False,
+    engine_options: dict[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> BuildResult:
+    """Compute every attribute and built tag for one window and publish the wide table.
+
+    Returns what was built with rows, seconds and coverage per column; raises BuildError (naming
+    the source, tag or missing model output) and leaves the published table in place on failure.
+    """
+    from tagcloud.data.model import TABLES
+    from tagcloud.data.warehouse import Warehouse
+    from tagcloud.progress import job
+    from tagcloud.tags.catalogue import load_catalogue
+    from tagcloud.tags.engines import engine as make_engine
+
+    wh = Warehouse(Path(warehouse))
+    if period and day:
+        raise BuildError("give --period or --day, not both")
+    window = month_window(period) if period else day_window(day) if day else latest_window(wh)
+    cat = catalogue or load_catalogue()
+    plans = compile_catalogue(cat) if not cat.depends else {s: _plan(s, cat) for s in cat.sources}
+    tags = [t for t in cat.built_tags() if include_drafts or t.status.value != "draft"]
+
+    # Model outputs: missing ones fail the build unless asked to skip the tags that need them.
+    models_dir = wh.root / "models"
+    needed = sorted({t.model for t in tags if t.model})
+    missing = [m for m in needed if not (models_dir / f"{m}.parquet").is_file()]
+    skipped: list[str] = []
+    if missing:
+        users = {m: [t.id for t in tags if t.model == m] for m in missing}
+        if not skip_missing_models:
+            detail = "; ".join(f"models/{m}.parquet (needed by {', '.join(users[m][:5])})" for m in missing)
+            raise BuildError(
+                f"missing model output: {detail}. Run the models first or pass --skip-missing-models"
+            )
+        drop = {t for m in missing for t in users[m]}
+        # a tag reading a dropped tag is dropped too
+        for name in cat.order:
+            if name in cat.tags and cat.depends.get(name, frozenset()) & drop:
+                drop.add(name)
+        skipped = sorted(drop)
+        tags = [t for t in tags if t.id not in drop]
+        needed = [m for m in needed if m not in missing]
+
+    build_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    wide_root = wh.root / "wide"
+    out_dir = wide_root / f"build-{build_id}"
+    parts_dir = wh.root / "tags" / "parts" / engine / window.label
+    started = time.perf_counter()
+    eng = make_engine(engine, **(engine_options or {}))
+    sources_built: list[str] = []
+    sources_reused: list[str] = []
+    source_seconds: dict[str, float] = {}
+    rows_scanned = 0
+    try:
+        schema = model_schema()
+        inputs: dict[str, list[Any]] = {}
+        for table in TABLES:
+            files, base, where = _relation_files(wh, table, window)
+            name = "_snap_subscribers" if table == "subscribers" else table
+            eng.register_files(name, files, base, schema[table], where)
+            inputs[table] = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+        eng.register_query("subscribers", subscribers_sql(window))
+        eng.register_query("subscriber_base", base_sql(window))
+        eng.register_arrow("build_period", _period_table(window))
+        eng.register_arrow("ref_lists", _lists_table(cat))
+        by_source: dict[str, list[Attribute]] = {}
+        for a in cat.attributes.values():
+            if not a.derived:
+                by_source.setdefault(a.source, []).append(a)
+        needs_xdr = any("xdr_translated" in plans[s].tables for s in by_source)
+        if needs_xdr:
+            _register_translated(eng, wh, window, inputs, parts_dir)
+        for m in needed:
+            path = models_dir / f"{m}.parquet"
+            eng.register_files(f"model_{m}", [path], None, _parquet_schema(path), None)
+
+        with job(f"build {window.label} ({engine})", total=len(by_source) + 1, quiet=quiet) as j:
+            for sid, attrs in sorted(by_source.items()):
+                plan = plans[sid]
+                sql = source_sql(plan, attrs)
+                reads = sorted(t for t in plan.tables if t in TABLES or t == "xdr_translated")
+                fp = _fingerprint(
+                    [
+                        sql,
+                        window.label,
+                        [inputs.get(t) for t in reads],
+                        cat.lists if "ref_lists" in plan.tables else None,
+                    ]
+                )
+                part = parts_dir / f"{sid}.parquet"
+                meta = parts_dir / f"{sid}.json"
+                t0 = time.perf_counter()
+                if (
+                    not force
+                    and part.is_file()
+                    and meta.is_file()
+                    and json.loads(meta.read_text()).get("fingerprint") == fp
+                ):
+                    sources_reused.append(sid)
+                else:
+                    try:
+                        eng.write_parquet(sql, part)
+                    except Exception as e:  # engine errors name only SQL; say which source failed
+                        raise BuildError(f"source {sid!r} failed on {engine}: {e}") from e
+                    meta.write_text(
+                        json.dumps({"fingerprint": fp, "built_at": datetime.now(UTC).isoformat()})
+                    )
+                    sources_built.append(sid)
+                    rows_scanned += _rows_of(inputs, reads)
+                source_seconds[sid] = time.perf_counter() - t0
+                eng.register_files(
+                    f"part_{sid}", [part], None, {"msisdn": "VARCHAR", **{a.id: a.sql_type for a in attrs}}
+                )
+                j.advance(1, rows=_rows_of(inputs, reads), note=sid)
+            t0 = time.perf_counter()
+            out_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                rows = eng.write_parquet(wide_sql(cat, plans, tags, needed), out_dir / "wide.parquet")
+            except Exception as e:
+                raise BuildError(f"assembling the wide table failed on {engine}: {e}") from e
+            source_seconds["_wide"] = time.perf_counter() - t0
+            j.advance(1, note="wide table")
+    except BaseException:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    finally:
+        eng.close()
+
+    result = BuildResult(
+        build_id=build_id,
+        engine=engine,
+        window=window,
+        path=out_dir,
+        rows=rows,
+        seconds=time.perf_counter() - started,
+        rows_scanned=rows_scanned,
+        sources_built=sources_built,
+        sources_reused=sources_reused,
+        skipped_tags=skipped,
+    )
+    from tagcloud.tags.runs import RunLog, coverage
+
+    cov = coverage(out_dir / "wide.parquet", cat, tags)
+    log = RunLog(wh.root / "tags" / "runs.sqlite")
+    previous = log.last_coverage(window.label)
+    for a in cat.attributes.values():
+        src = "derived" if a.derived else a.source
+        result.columns.append(
+            ColumnRun(
+                a.id, "attribute", src, rows, source_seconds.get(a.source, 0.0), cov[a.id], previous.get(a.id)
+            )
+        )
+    for t in tags:
+        result.columns.append(
+            ColumnRun(t.id, "tag", "tags", rows, source_seconds["_wide"], cov[t.id], previous.get(t.id))
+        )
+    (out_dir / "meta.json").write_text(json.dumps(_meta(cat, tags, result), ensure_ascii=False, indent=1))
+    publish(wide_root, out_dir)
+    log.record(result)
+    _consume_dirty(wh, window)
+    return result
+
+
+def _plan(sid: str, cat: Catalogue) -> SourcePlan:
+    from tagcloud.tags.catalogue import compile_source
+
+    return compile_source(cat.sources[sid])
+
+
+def _rows_of(inputs: dict[str, list[Any]], tables: list[str]) -> int:
+    """Rows a source reads: from the Parquet footers of its input files (cheap, no scan)."""
+
+    n = 0
+    for t in tables:
+        for path, _size, _mtime in inputs.get(t) or []:
+            n += _footer_rows(path)
+    return n
+
+
+_FOOTERS: dict[str, int] = {}
+
+
+def _footer_rows(path: str) -> int:
+    import pyarrow.parquet as pq
+
+    if path not in _FOOTERS:
+        _FOOTERS[path] = pq.ParquetFile(path).metadata.num_rows
+    return _FOOTERS[path]
+
+
+def _parquet_schema(path: Path) -> dict[str, str]:
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(path).names
+    if "msisdn" not in names:
+        raise BuildError(f"model output {path} has no msisdn column")
+    return {n: "VARCHAR" for n in names}  # only used when the file is missing; never the case here
+
+
+def _period_table(window: Window) -> Any:
+    import pyarrow as pa
+
+    return pa.table(
+        {
+            "period_start": pa.array([window.start], pa.date32()),
+            "period_end": pa.array([window.end], pa.date32()),
+            "period_days": pa.array([window.days], pa.int32()),
+            "bill_month": pa.array([window.bill_months[-1]], pa.date32()),
+            "year_start": pa.array([window.end - timedelta(days=365)], pa.date32()),
+        }
+    )
+
+
+def _lists_table(cat: Catalogue) -> Any:
+    import pyarrow as pa
+
+    rows = [(lid, v) for lid, vals in sorted(cat.lists.items()) for v in vals]
+    return pa.table(
+        {
+            "list_id": pa.array([r[0] for r in rows], pa.string()),
+            "value": pa.array([r[1] for r in rows], pa.string()),
+        }
+    )
+
+
+def _register_translated(
+    eng: Any, wh: Any, window: Window, inputs: dict[str, list[Any]], parts_dir: Path
+) -> None:
+    """URL/app translation of the window's xDR (tagcloud.models.urls, in DuckDB), staged as Parquet so
+    every engine reads the same translated records; redone only when the xDR files or rules change."""
+    import duckdb
+
+    from tagcloud.models.urls import load_rules, translate
+
+    rules = load_rules()
+    fp = _fingerprint([inputs.get("data_xdr"), getattr(rules, "version", None), window.label])
+    path = parts_dir / "_xdr_translated.parquet"
+    meta = parts_dir / "_xdr_translated.json"
+    if not (path.is_file() and meta.is_file() and json.loads(meta.read_text()).get("fingerprint") == fp):
+        con = duckdb.connect()
+        try:
+            files, base, where = _relation_files(wh, "data_xdr", window)
+            schema = model_schema()["data_xdr"]
+            from tagcloud.tags.engines.duckdb import DuckDBEngine
+
+            tmp = DuckDBEngine.__new__(DuckDBEngine)
+            tmp.con = con
+            tmp.register_files("data_xdr", files, base, schema, where)
+            translate(con, "data_xdr", rules, into="xdr_translated")
+            parts_dir.mkdir(parents=True, exist_ok=True)
+            cols = ", ".join(BUILD_RELATIONS["xdr_translated"])
+            con.execute(f"COPY (SELECT {cols} FROM xdr_translated) TO '{path}.tmp' (FORMAT parquet)")
+            os.replace(f"{path}.tmp", path)
+            meta.write_text(json.dumps({"fingerprint": fp}))
+        finally:
+            con.close()
+    eng.register_files("xdr_translated", [path], None, BUILD_RELATIONS["xdr_translated"])
+    inputs["xdr_translated"] = [(str(path), path.stat().st_size, fp)]
+
+
+def _meta(cat: Catalogue, tags: list[Tag], result: BuildResult) -> dict[str, Any]:
+    cols: list[dict[str, Any]] = []
+    for a in cat.attributes.values():
+        cols.append(
+            {
+                "name": a.id,
+                "kind": a.kind.value,
+                "label_zh": a.name_zh,
+                "label_en": a.name_en,
+                "category": a.category,
+                "values": list(a.values) if a.values else None,
+                "type": "attribute",
+                "unit": a.unit,
+            }
+        )
+    for t in tags:
+        cols.append(
+            {
+                "name": t.id,
+                "kind": "flag" if t.kind == TagKind.FLAG else "enum",
+                "label_zh": t.name_zh,
+                "label_en": t.name_en,
+                "category": t.category,
+                "values": list(t.value_codes) if t.kind != TagKind.FLAG else None,
+                "value_labels": {v.value: v.name_zh for v in t.values} or None,
+                "type": "tag",
+            }
+        )
+    return {
+        "build_id": result.build_id,
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "period": result.window.label,
+        "window": [result.window.start.isoformat(), result.window.end.isoformat()],
+        "engine": result.engine,
+        "rows": result.rows,
+        "columns": cols,
+    }
+
+
+def publish(wide_root: Path, build_dir: Path) -> None:
+    """Point ``wide/current`` at ``build_dir`` with one atomic rename of a fresh symlink."""
+    current = wide_root / "current"
+    if current.exists() and not current.is_symlink():
+        # A plain folder (e.g. a synthetic table from tests): keep it aside, then switch to links.
+        current.rename(wide_root / f"build-legacy-{uuid.uuid4().hex[:6]}")
+    tmp = wide_root / f".current-{uuid.uuid4().hex[:6]}"
+    os.symlink(build_dir.name, tmp)
+    os.replace(tmp, current)
+    _prune(wide_root, keep=3)
+
+
+def _prune(wide_root: Path, keep: int) -> None:
+    current = (wide_root / "current").resolve()
+    builds = sorted((p for p in wide_root.glob("build-*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for old in builds[:-keep]:
+        if old.resolve() != current:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _consume_dirty(wh: Any, window: Window) -> None:
+    """Mark the ingest ledger's dirty periods inside this window as rebuilt."""
+    if not wh.ledger_path.is_file():
+        return
+    try:
+        ledger = wh.ledger()
+        try:
+            ids = []
+            for d in ledger.dirty_periods():
+                p = d.period
+                if (len(p) == 10 and window.start.isoformat() <= p < window.end.isoformat()) or (
+                    len(p) == 7 and p in {m.strftime("%Y-%m") for m in window.bill_months}
+                ):
+                    ids.append(d.id)
+            if ids:
+                ledger.consume_dirty(ids)
+        finally:
+            ledger.close()
+    except Exception:  # the ledger belongs to ingestion; a build never fails because of it
+        return

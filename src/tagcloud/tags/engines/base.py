@@ -1,0 +1,54 @@
+"""The engine interface: register relations, run a query into a Parquet file. SQL is written once,
+in DuckDB's dialect; an engine whose dialect differs gets it through SQLGlot's transpiler."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+
+class Engine(ABC):
+    name: ClassVar[str]
+    dialect: ClassVar[str]  # SQLGlot dialect the engine speaks
+
+    def sql(self, duckdb_sql: str) -> str:
+        """The statement in this engine's dialect."""
+        if self.dialect == "duckdb":
+            return duckdb_sql
+        import sqlglot
+
+        return sqlglot.transpile(duckdb_sql, read="duckdb", write=self.dialect)[0]
+
+    @abstractmethod
+    def register_files(
+        self,
+        name: str,
+        files: Sequence[Path],
+        base: Path | None,
+        schema: Mapping[str, str],
+        where: str | None = None,
+    ) -> None:
+        """Make Parquet ``files`` (hive-partitioned under ``base`` if given) queryable as ``name``,
+        filtered by ``where`` (DuckDB SQL); with no files, an empty relation of ``schema``."""
+
+    @abstractmethod
+    def register_query(self, name: str, sql: str) -> None:
+        """A view ``name`` over a query (DuckDB SQL)."""
+
+    @abstractmethod
+    def register_arrow(self, name: str, table: Any) -> None:
+        """Make an Arrow table queryable as ``name``."""
+
+    @abstractmethod
+    def write_parquet(self, sql: str, path: Path) -> int:
+        """Run a query (DuckDB SQL) and write its result to one Parquet file; return its rows."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @staticmethod
+    def empty_select(schema: Mapping[str, str]) -> str:
+        cols = ", ".join(f'CAST(NULL AS {t}) AS "{c}"' for c, t in schema.items())
+        return f"SELECT {cols} WHERE 1 = 0"
