@@ -154,3 +154,14 @@ def test_lookup_returns_the_wide_row(engine: AudienceEngine, duck) -> None:
                 assert got[k] == pytest.approx(v)
             else:
                 assert got[k] == v, k
+
+
+def test_region_scope_is_anded_into_every_answer(warehouse: Path, duck) -> None:
+    eng = AudienceEngine.open(warehouse, scope="county_id = 'C01K02'")
+    for cond in ("tag_0001 OR NOT tag_0002", "arpu > 60", "brand IN ('gotone', 'mzone')"):
+        want = duck.execute(f"SELECT count(*) FROM wide WHERE ({cond}) AND county_id = 'C01K02'").fetchone()[
+            0
+        ]
+        assert eng.count(cond) == len(eng.members(cond)) == want
+    prof = eng.profile("arpu > 60", ["county_id"])
+    assert prof.filter(prof["members"] > 0)["value"].to_list() == ["C01K02"]

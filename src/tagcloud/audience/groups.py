@@ -187,8 +187,17 @@ def _scores(numbers: np.ndarray, seed: int) -> np.ndarray:
         return z ^ (z >> np.uint64(31))
 
 
-def strata_codes(engine: AudienceEngine, ids: np.ndarray, strata: list[str], tiers: int = 3) -> np.ndarray:
-    """One stratum code per member id: enums by value, numbers by ``tiers`` quantile tiers."""
+def strata_codes(
+    engine: AudienceEngine,
+    ids: np.ndarray,
+    strata: list[str],
+    tiers: int = 3,
+    labels: dict[str, list[str]] | None = None,
+) -> np.ndarray:
+    """One stratum code per member id: enums by value, numbers by ``tiers`` quantile tiers.
+
+    When ``labels`` is given it receives, per stratum column, the label of every member.
+    """
     code = np.zeros(len(ids), dtype=np.int64)
     for name in strata:
         col = engine.index.column(name)
@@ -201,6 +210,7 @@ def strata_codes(engine: AudienceEngine, ids: np.ndarray, strata: list[str], tie
                 hit = np.frombuffer(engine._union(value_key(name, v), page).to_array(), dtype=np.uint32)
                 part[np.searchsorted(ids, hit)] = j
             width = len(col["counts"]) + 1
+            names = np.array(["(null)", *col["counts"]], dtype=object)
         elif col["kind"] in ("number", "date"):
             vals = engine._decode(name, ids)
             has = np.array([v is not None for v in vals])
@@ -208,9 +218,12 @@ def strata_codes(engine: AudienceEngine, ids: np.ndarray, strata: list[str], tie
             edges = np.quantile(x[has], np.arange(1, tiers) / tiers) if has.any() else np.array([])
             part = np.where(has, np.searchsorted(edges, x, side="right") + 1, 0)
             width = tiers + 1
+            names = np.array(["(null)", *(f"tier {t}/{tiers}" for t in range(1, tiers + 1))], dtype=object)
         else:
             raise ValueError(f"control group: cannot stratify by {name!r}, a {col['kind']}")
         code = code * width + part
+        if labels is not None:
+            labels[name] = names[part].tolist()
     return code
 
 
@@ -243,11 +256,12 @@ def control_group(
     eligible = audience - BitMap.union(BitMap(), *others) if others else audience
     ids = np.frombuffer(eligible.to_array(), dtype=np.uint32)
     numbers = np.asarray(engine.index.dictionary.msisdn_by_id[ids])
-    stratum = strata_codes(engine, ids, strata)
+    labels: dict[str, list[str]] = {}
+    stratum = strata_codes(engine, ids, strata, labels=labels)
     score = _scores(numbers, seed)
     order = np.lexsort((score, stratum))
     s_sorted = stratum[order]
-    uniq, first, sizes = np.unique(s_sorted, return_index=True, return_counts=True)
+    _, first, sizes = np.unique(s_sorted, return_index=True, return_counts=True)
     quota = np.floor(sizes * share + 0.5).astype(np.int64)
     rank = np.arange(len(order)) - np.repeat(first, sizes)
     held = np.zeros(len(ids), dtype=bool)
@@ -259,4 +273,6 @@ def control_group(
     save_bitmap(engine, f"{campaign}.control", control, {"kind": "control", **info}, overwrite)
     reg[campaign] = f"{campaign}.control"
     _registry_path(engine.warehouse).write_text(json.dumps(reg, indent=1), encoding="utf-8")
-    return pl.DataFrame({"stratum": uniq, "members": sizes, "control": quota, "action": sizes - quota})
+    rep = order[first]  # one member of each stratum names it
+    named = {name: [labels[name][i] for i in rep.tolist()] for name in strata}
+    return pl.DataFrame({**named, "members": sizes, "control": quota, "action": sizes - quota})
