@@ -46,6 +46,7 @@ EARLIEST = "2000-01-01"  # timestamps before this are clock or export errors
 BLOCK_BYTES = 32 << 20  # text is decoded in blocks this large (cut at a newline)
 SAMPLE_BYTES = 1 << 20  # --encoding auto decides on this much of the file
 _BAD_LINE = "\x01"  # marks a line that did not decode; never a legitimate first character
+COMPRESSION = "snappy"  # warehouse Parquet: cheaper to write and read than zstd, a little larger
 FAULT_ENV = "TAGCLOUD_INGEST_FAULT"  # "<point>:<n>": SIGKILL self at the n-th <point> (crash tests)
 
 
@@ -456,6 +457,7 @@ class _Run:
         self.refs_loaded: set[str] = set()
         self.stems_seen: dict[tuple[str, str], Path] = {}
         self._cast_cols: set[str] = set()
+        self._periods: list[str] = []  # partitions of the current file's accepted rows
 
     def close(self) -> None:
         self.con.close()
@@ -683,7 +685,10 @@ class _Run:
             f"UPDATE f SET _fail = {tag} WHERE _row IN (SELECT _row FROM f WHERE _fail IS NULL "
             f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _row) > 1)"
         )
-        periods = [r[0] for r in con.execute("SELECT DISTINCT _period FROM f WHERE _fail IS NULL").fetchall()]
+        periods = sorted(
+            r[0] for r in con.execute("SELECT DISTINCT _period FROM f WHERE _fail IS NULL").fetchall()
+        )
+        self._periods = periods
         others = self._other_files(src, periods if pkey else [None])
         if others:
             lst = "[" + ", ".join(_lit(str(p)) for p in others) + "]"
@@ -716,10 +721,19 @@ class _Run:
         if res.accepted:
             if pkey:
                 out_dir = stage / "tables"
-                con.execute(
-                    f"COPY (SELECT {cols}, _period AS {pkey} FROM f WHERE _fail IS NULL) TO {_lit(str(out_dir))} "
-                    f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY ({pkey}), FILENAME_PATTERN 'part_{{i}}')"
-                )
+                if len(self._periods) == 1:
+                    # the usual day file: one partition, written without the partitioning pass
+                    one = out_dir / f"{pkey}={self._periods[0]}" / "part_0.parquet"
+                    one.parent.mkdir(parents=True)
+                    con.execute(
+                        f"COPY (SELECT {cols} FROM f WHERE _fail IS NULL) TO {_lit(str(one))} "
+                        f"(FORMAT parquet, COMPRESSION {COMPRESSION})"
+                    )
+                else:
+                    con.execute(
+                        f"COPY (SELECT {cols}, _period AS {pkey} FROM f WHERE _fail IS NULL) TO {_lit(str(out_dir))} "
+                        f"(FORMAT parquet, COMPRESSION {COMPRESSION}, PARTITION_BY ({pkey}), FILENAME_PATTERN 'part_{{i}}')"
+                    )
                 for part in sorted(out_dir.iterdir()):
                     new_periods.append(part.name.split("=", 1)[1])
                     files = sorted(part.glob("*.parquet"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
@@ -730,7 +744,7 @@ class _Run:
                 f_out = stage / f"{src.stem}.parquet"
                 con.execute(
                     f"COPY (SELECT {cols} FROM f WHERE _fail IS NULL) TO {_lit(str(f_out))} "
-                    "(FORMAT parquet, COMPRESSION zstd)"
+                    f"(FORMAT parquet, COMPRESSION {COMPRESSION})"
                 )
                 moves.append((f_out, f"tables/{src.table}/{src.stem}.parquet"))
         if res.quarantined:
@@ -743,7 +757,7 @@ class _Run:
                 f"COPY (SELECT {_lit(str(src.path))} AS source_file, _row AS row_number, "
                 "split_part(_fail, ':', 1) AS reason, split_part(_fail, ':', 2) AS column_name, "
                 f"_raw_line AS raw_line, {raw} FROM f WHERE _fail IS NOT NULL ORDER BY _row) "
-                f"TO {_lit(str(q_out))} (FORMAT parquet, COMPRESSION zstd)"
+                f"TO {_lit(str(q_out))} (FORMAT parquet, COMPRESSION {COMPRESSION})"
             )
             moves.append((q_out, f"quarantine/{src.table}/{src.stem}.parquet"))
         self._drop_temp()
