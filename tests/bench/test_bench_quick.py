@@ -45,3 +45,13 @@ def test_audience_quick(tmp_path: Path) -> None:
     # every count the benchmark timed was the same in the engine, DuckDB, Polars and the dense floor
     assert r.counts_agree
     assert r.profile_columns == 100 and r.profile_members > 0
+
+
+@pytest.mark.bench
+def test_simulate_quick() -> None:
+    r = _load("simulate").main(["--quick"])
+    assert r.subscribers == 3_000 and r.days == 3
+    assert r.per_table["subscribers"] == 3_000 and r.per_table["data_xdr"] > 50_000
+    # the baseline really wrote the same files, and memory was sampled
+    assert r.baseline_seconds > 0 and r.peak_rss_mb > 0
+    assert set(r.generation_seconds) == {"voice_cdr", "sms", "data_xdr", "roaming", "payments", "service_contacts"}

@@ -103,3 +103,14 @@ def test_bad_arguments_are_named(tmp_path: Path, kw: dict[str, object], match: s
     args: dict[str, object] = {"subscribers": 100, "days": 1, "seed": 1, "quiet": True, **kw}
     with pytest.raises(ValueError, match=match):
         simulate(tmp_path, **args)  # type: ignore[arg-type]
+
+
+def test_event_ids_unique_across_the_run(small_province: Path) -> None:
+    import duckdb
+
+    for name, key in (("voice_cdr", "record_id"), ("sms", "record_id"), ("data_xdr", "record_id"),
+                      ("orders", "order_id"), ("payments", "payment_id"), ("service_contacts", "contact_id")):  # fmt: skip
+        n, distinct = duckdb.connect().execute(
+            f"SELECT count(*), count(DISTINCT {key}) FROM read_parquet('{small_province}/{name}/*.parquet')"
+        ).fetchone() or (0, 0)
+        assert n == distinct > 0, name

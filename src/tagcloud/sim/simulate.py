@@ -119,7 +119,8 @@ def simulate(
         "ground_truth": sorted(p.name for p in (out / "ground_truth").glob("*.parquet")),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
-    return manifest
+    # timings vary run to run, so they are returned but kept out of the manifest file
+    return {**manifest, "generation_seconds": dict(sim.seconds)}
 
 
 def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
