@@ -273,3 +273,16 @@ def test_strict_exit_code(wh: Warehouse, tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["ingest", str(drop)], env=env)  # unchanged now, not strict
     assert res.exit_code == 0, res.output
     assert os.path.exists(wh.ledger_path)
+
+
+def test_one_ingest_at_a_time_per_warehouse(wh: Warehouse, tmp_path: Path) -> None:
+    import fcntl
+
+    from tagcloud.data.ingest import IngestError
+
+    write_text(tmp_path / "drop" / "voice_cdr_20261001.csv", [voice_row(1)])
+    with (wh.root / ".ingest.lock").open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        with pytest.raises(IngestError, match="another ingest is running"):
+            run(tmp_path / "drop", wh)
+    assert run(tmp_path / "drop", wh).accepted == 1

@@ -20,6 +20,8 @@ import shutil
 import signal
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -501,11 +503,7 @@ class _Run:
             self._process(src, res)
         except IngestError as e:
             res.status, res.error = FileStatus.FAILED, str(e)
-        except Exception as e:  # a damaged file must never stop the others
-            import duckdb
-
-            if not isinstance(e, duckdb.Error | OSError | ValueError):
-                raise
+        except Exception as e:  # a damaged file must never stop the others: record it, go on
             res.status, res.error = FileStatus.FAILED, f"{src.path}: {type(e).__name__}: {e}"
         finally:
             self._drop_temp()
@@ -819,6 +817,22 @@ class _Run:
             self.table_changed(src.table)
 
 
+@contextmanager
+def _exclusive(wh: Warehouse) -> Iterator[None]:
+    """One ingest at a time per warehouse; the OS drops the lock when a killed run's process dies."""
+    import fcntl
+
+    with (wh.root / ".ingest.lock").open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IngestError(f"warehouse {wh.root}: another ingest is running into it") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def ingest(
     source_dir: Path, warehouse: Warehouse | Path, options: IngestOptions | None = None
 ) -> IngestReport:
@@ -838,7 +852,7 @@ def ingest(
     sources, unrecognised = discover(source_dir)
     started = time.perf_counter()
     wh.root.mkdir(parents=True, exist_ok=True)
-    with wh.ledger() as ledger:
+    with _exclusive(wh), wh.ledger() as ledger:
         run_id = ledger.start_run(
             str(source_dir), {"encoding": options.encoding, "now": options.now, "threads": options.threads}
         )
