@@ -301,3 +301,67 @@ def test_stock_traders_trade_in_market_hours(con: Any) -> None:
         WHERE peer_number LIKE '955%' AND peer_number NOT IN ('95588', '95555', '95533') GROUP BY 1""").fetchall()
     )
     assert brokers[True] > 10 * brokers.get(False, 0.001)
+
+
+def test_golfers_on_the_course_at_weekends(con: Any) -> None:
+    rows = dict(
+        con.execute("""
+        SELECT t.golfer, avg((c.area_type = 'golf_course')::INT)
+        FROM voice_cdr v JOIN truth t USING (msisdn) JOIN cells c USING (cell_id)
+        JOIN calendar k ON k.date = CAST(v.start_time AS DATE)
+        WHERE k.day_type IN ('weekend', 'holiday') GROUP BY 1""").fetchall()
+    )
+    assert rows[True] > 0.15 and rows[False] < 0.01
+
+
+def test_shift_workers_are_at_work_at_night(con: Any) -> None:
+    """The confounder: their dominant night cell is an industrial park, not their home."""
+    share = one(
+        con,
+        """
+        SELECT avg((c.area_type = 'industrial_park')::INT) FROM voice_cdr v JOIN truth t USING (msisdn)
+        JOIN cells c USING (cell_id) JOIN calendar k ON k.date = CAST(v.start_time AS DATE)
+        WHERE t.shift_worker AND (hour(start_time) >= 23 OR hour(start_time) < 5)
+          AND k.day_type IN ('workday', 'adjusted_workday')""",
+    )[0]
+    assert share > 0.6
+
+
+def test_business_travellers_roam_in_short_trips_some_to_hong_kong_and_macau(con: Any) -> None:
+    rows = {
+        r[0]: r[1:]
+        for r in con.execute("""
+        WITH r AS (SELECT msisdn, count(*) AS days, max((visited_country IN ('HK', 'MO'))::INT) AS hkmo
+                   FROM roaming WHERE direction = 'out' GROUP BY 1)
+        SELECT t.persona, avg(coalesce(r.days, 0)), avg(coalesce(r.hkmo, 0))
+        FROM truth t LEFT JOIN r USING (msisdn) GROUP BY 1""").fetchall()
+    }
+    bt_days, bt_hk = rows["business_traveller"]
+    assert 3 < bt_days < 15  # often away, but far less than migrants
+    assert rows["migrant_worker"][0] > bt_days
+    assert bt_hk > 0.05 and rows["migrant_worker"][1] == 0
+
+
+def test_influential_subscribers_have_more_contacts(con: Any) -> None:
+    corr = one(
+        con,
+        """
+        WITH d AS (SELECT msisdn, count(DISTINCT peer_number) AS k FROM voice_cdr GROUP BY 1)
+        SELECT corr(ln(t.influence), ln(d.k)) FROM truth t JOIN d USING (msisdn) WHERE NOT t.migrant""",
+    )[0]
+    assert corr > 0.2
+
+
+def test_lookalike_hosts_and_ip_only_sessions_exist(con: Any) -> None:
+    from tagcloud.sim.internet import lookalike_hosts
+
+    hosts = "', '".join(lookalike_hosts())
+    lookalikes, ip_only, encrypted = one(
+        con,
+        f"""
+        SELECT count(*) FILTER (WHERE host IN ('{hosts}')), count(*) FILTER (WHERE host IS NULL),
+               count(*) FILTER (WHERE host IS NOT NULL AND uri_path IS NULL) FROM data_xdr""",
+    )
+    assert lookalikes > 0 and ip_only > 0 and encrypted > 0
+    song = one(con, "SELECT count(*) FROM data_xdr WHERE regexp_matches(uri_path, '^/song/[0-9]+\\.mp3$')")[0]
+    assert song > 0

@@ -250,7 +250,7 @@ def bills(
             p_now, vas = pop.plan.astype(np.int64), pre_vas
         dou = byts / 1e6
         fee_plan = _FEE[p_now]
-        fee_voice = np.maximum(0, mou - _VOICE[p_now]) * 0.15
+        fee_voice = np.maximum(0, mou - _VOICE[p_now]) * 0.1
         fee_data = np.minimum(np.maximum(0, dou - _DATA[p_now]) / 1024 * 3.0, 100.0)
         fee_sms = sms * 0.1
         fee_roam = abroad * 25.0
