@@ -110,6 +110,12 @@ def clients(demo_accounts: dict[str, Any]) -> dict[str, Any]:
 def _fast_passwords(settings: Any) -> None:
     # The production hasher is slow by design; tests log in dozens of times.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Per-process caches outlive a test's rolled-back transaction (which fires no signals).
+    from tagcloud.web.accounts.backends import forget_permissions
+    from tagcloud.web.accounts.scope import forget_parent_map
+
+    forget_permissions()
+    forget_parent_map()
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -7,9 +7,15 @@ their township. A user without a role or region sees nothing."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+PARENTS_TTL_S = 60.0  # edits in the admin reach other processes within a minute
+_parents_lock = threading.Lock()
+_parents: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -81,17 +87,34 @@ def scope_for_user(user: Any) -> RegionScope:
     if user.is_superuser:
         return EVERYTHING
     from tagcloud.web.accounts.models import Profile
-    from tagcloud.web.reference.models import Region
 
     try:
         profile = Profile.objects.select_related("region").get(user=user)
     except Profile.DoesNotExist:
         return NOTHING
     region = profile.region
-    parent_of: dict[str, str | None] = {}
+    parent_of: Mapping[str, str | None] = {}
     if region.level != "province":
-        parent_of = dict(Region.objects.values_list("region_id", "parent_id"))
+        parent_of = _parent_map()
     return scope_for_region(region.region_id, region.level, parent_of, region.name)
+
+
+def _parent_map() -> Mapping[str, str | None]:
+    """Each region's parent, cached per process for PARENTS_TTL_S (and dropped on local edits):
+    every request needs it, and the hierarchy changes a few times a year."""
+    from tagcloud.web.reference.models import Region
+
+    with _parents_lock:
+        if _parents.get("at", -1e9) + PARENTS_TTL_S < time.monotonic():
+            _parents["map"] = dict(Region.objects.values_list("region_id", "parent_id"))
+            _parents["at"] = time.monotonic()
+        return _parents["map"]  # type: ignore[no-any-return]
+
+
+def forget_parent_map(**_: Any) -> None:
+    """Signal receiver: a region was saved or deleted in this process."""
+    with _parents_lock:
+        _parents.clear()
 
 
 def region_names(ids: Iterable[str]) -> dict[str, str]:

@@ -139,11 +139,16 @@ def count(request: HttpRequest) -> HttpResponse:
         return _no_index(request, e)
     ctx: dict[str, Any] = {"rows": rows, "condition": combine_rows(rows)}
     if rows:
-        ctx["errors"] = _check_rows(rows, eng.names())
-        if not ctx["errors"]:
-            started = time.perf_counter()
+        from tagcloud.tags.condition import ConditionError
+
+        started = time.perf_counter()
+        try:
             ctx["count"] = eng.count(ctx["condition"])
-            ctx["ms"] = (time.perf_counter() - started) * 1000
+        except ConditionError:
+            # Only now parse row by row, so the message points at the row and token typed.
+            ctx["errors"] = _check_rows(rows, eng.names())
+            ctx["count"] = None
+        ctx["ms"] = (time.perf_counter() - started) * 1000
     else:
         ctx["count"] = eng.count("TRUE")  # an empty builder: everyone in the user's region
     return render(request, "audience/_count.html", ctx)

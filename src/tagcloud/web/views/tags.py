@@ -110,7 +110,12 @@ def propose(request: HttpRequest, name: str) -> HttpResponse:
         from tagcloud.tags.condition import ConditionError, parse_condition
 
         cat = library.catalogue()
-        names = cat.names() if cat is not None else base_engine().names()
+        # Names the catalogue defines and names the current build holds (either may be missing).
+        names: dict[str, Any] = dict(cat.names()) if cat is not None else {}
+        try:
+            names.update(base_engine().names())
+        except NoIndex:
+            pass
         try:
             parse_condition(rule, names)
         except ConditionError as e:
