@@ -4,6 +4,7 @@ through review."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -112,10 +113,8 @@ def propose(request: HttpRequest, name: str) -> HttpResponse:
         cat = library.catalogue()
         # Names the catalogue defines and names the current build holds (either may be missing).
         names: dict[str, Any] = dict(cat.names()) if cat is not None else {}
-        try:
+        with contextlib.suppress(NoIndex):
             names.update(base_engine().names())
-        except NoIndex:
-            pass
         try:
             parse_condition(rule, names)
         except ConditionError as e:
