@@ -108,7 +108,7 @@ def _parent_map() -> Mapping[str, str | None]:
         if _parents.get("at", -1e9) + PARENTS_TTL_S < time.monotonic():
             _parents["map"] = dict(Region.objects.values_list("region_id", "parent_id"))
             _parents["at"] = time.monotonic()
-        return _parents["map"]  # type: ignore[no-any-return]
+        return _parents["map"]
 
 
 def forget_parent_map(**_: Any) -> None:
