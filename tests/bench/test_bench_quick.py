@@ -55,3 +55,11 @@ def test_simulate_quick() -> None:
     # the baseline really wrote the same files, and memory was sampled
     assert r.baseline_seconds > 0 and r.peak_rss_mb > 0
     assert set(r.generation_seconds) == {"voice_cdr", "sms", "data_xdr", "roaming", "payments", "service_contacts"}
+
+
+@pytest.mark.bench
+def test_web_quick() -> None:
+    # An audience count through the web (request → rendered fragment) against the library.
+    r = _load("web").main(["--quick"])
+    assert r.requests == 20 and r.counts_agree
+    assert r.web_p50_ms > 0 and r.http_p50_ms > 0 and r.library_p50_ms > 0
