@@ -48,8 +48,9 @@ def test_every_row_of_the_wide_table_is_indexed(engine: AudienceEngine, duck) ->
     assert engine.count("prod_0000 OR NOT prod_0000 OR prod_0000 IS NULL") == engine.index.subscribers
 
 
+@pytest.mark.slow
 @settings(
-    max_examples=150,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
