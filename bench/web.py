@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> Result:
     p.add_argument("--quick", action="store_true", help="20k subscribers, fewer repetitions")
     p.add_argument("--subscribers", type=int, default=None)
     p.add_argument("--reps", type=int, default=None, help="requests per condition")
+    p.add_argument("--json", action="store_true", help="also print the result as one JSON line")
     args = p.parse_args(argv)
     rows = args.subscribers or (20_000 if args.quick else 100_000)
     reps = args.reps or (5 if args.quick else 50)
@@ -182,6 +183,11 @@ def main(argv: list[str] | None = None) -> Result:
         f"{res.http_p50_ms / res.library_p50_ms:6.1f}x the library"
     )
     print(f"  counts agree: {res.counts_agree} {res.counts}")
+    if args.json:
+        import dataclasses
+        import json
+
+        print(json.dumps(dataclasses.asdict(res)))
     return res
 
 
