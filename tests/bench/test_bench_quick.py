@@ -54,14 +54,17 @@ def test_simulate_quick() -> None:
     assert r.per_table["subscribers"] == 3_000 and r.per_table["data_xdr"] > 50_000
     # the baseline really wrote the same files, and memory was sampled
     assert r.baseline_seconds > 0 and r.peak_rss_mb > 0
-    assert set(r.generation_seconds) == {
-        "voice_cdr",
-        "sms",
-        "data_xdr",
-        "roaming",
-        "payments",
-        "service_contacts",
-    }
+    assert set(r.generation_seconds) == {"voice_cdr", "sms", "data_xdr", "roaming", "payments", "service_contacts"}
+
+
+@pytest.mark.bench
+def test_campaign_quick() -> None:
+    r = _load("campaign").main(["--quick"])
+    # the list really went through the policy: exclusions of every kind and a held-out control
+    d = r.list_decisions["sqlite"]
+    assert d["reserved"] > 0.8 * r.target * 0.9 and d["do_not_disturb"] > 0 and d["holds_offer"] > 0
+    assert r.violations == 0 and r.sms_sent == 1_000
+    assert r.single_rate["sqlite"] > 0 and r.sms_raw_rate > 0
 
 
 @pytest.mark.bench
@@ -72,10 +75,7 @@ def test_web_quick() -> None:
     import subprocess
 
     out = subprocess.run(
-        [sys.executable, str(BENCH / "web.py"), "--quick", "--json"],
-        capture_output=True,
-        text=True,
-        check=True,
+        [sys.executable, str(BENCH / "web.py"), "--quick", "--json"], capture_output=True, text=True, check=True
     )
     r = json.loads(out.stdout.strip().splitlines()[-1])
     assert r["requests"] == 20 and r["counts_agree"], out.stdout

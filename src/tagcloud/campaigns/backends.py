@@ -32,6 +32,7 @@ class Backend:
     begin_plain: ClassVar[tuple[str, ...]]  # … and any other (workflow) transaction
     subscriber_lock: ClassVar[str | None]  # statement locking one subscriber (None: begin already did)
     temp_table: ClassVar[str]  # CREATE … for a transaction-scoped scratch table
+    analyze: ClassVar[str | None]  # gather statistics on a fresh scratch table (the planner needs them)
 
     url: str
     conn: Any = None
@@ -43,6 +44,10 @@ class Backend:
         """Run one statement; return its rows (empty for statements without a result)."""
         cur = self.conn.execute(self.sql(text), tuple(params))
         return list(cur.fetchall()) if cur.description is not None else []
+
+    def count(self, text: str, params: Sequence[Any] = ()) -> int:
+        """Run one INSERT/UPDATE/DELETE; return how many rows it changed (no rows shipped back)."""
+        return int(self.conn.execute(self.sql(text), tuple(params)).rowcount)
 
     def many(self, text: str, rows: Sequence[Sequence[Any]]) -> None:
         raise NotImplementedError
@@ -61,6 +66,10 @@ class Backend:
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+
+    def analyze_table(self, table: str) -> None:
+        if self.analyze is not None:
+            self.conn.execute(self.analyze.format(table))
 
     def lock_subscriber(self, msisdn: str) -> None:
         if self.subscriber_lock is not None:
@@ -82,6 +91,7 @@ class SQLiteBackend(Backend):
     begin_plain = ("BEGIN IMMEDIATE",)
     subscriber_lock = None
     temp_table = "CREATE TEMP TABLE"
+    analyze = None
 
     def __init__(self, url: str) -> None:
         import sqlite3
@@ -112,6 +122,8 @@ class PostgresBackend(Backend):
     begin_plain = ("BEGIN",)
     subscriber_lock = "SELECT pg_advisory_xact_lock(hashtextextended(?, 7))"
     temp_table = "CREATE TEMP TABLE"
+    # without statistics a temp table looks empty and a million-row join becomes a nested loop
+    analyze = "ANALYZE {}"
 
     def __init__(self, url: str, schema: str | None = None) -> None:
         import psycopg

@@ -491,6 +491,7 @@ class ContactLedger:
             else:
                 db.many("INSERT INTO cand VALUES (?,?,?,?,?)", rows)
             db.q("CREATE INDEX cand_m ON cand (msisdn)")
+            db.analyze_table("cand")
             excl = (
                 "CASE WHEN d.msisdn IS NOT NULL THEN 'do_not_disturb' "
                 "WHEN s.msisdn IS NOT NULL THEN 'complaint_sensitive' "
@@ -512,6 +513,7 @@ class ContactLedger:
                 "LEFT JOIN exclusions x ON x.campaign_id = c.campaign_id AND x.wave = ? AND x.msisdn = c.msisdn AND x.channel = ?",
                 (wave, channel, wave, channel),
             )
+            db.analyze_table("decided")
             used_sql = (
                 f"SELECT ct.msisdn, count(*) AS used FROM contacts ct JOIN (SELECT DISTINCT msisdn FROM decided) m "
                 f"ON m.msisdn = ct.msisdn WHERE ct.channel = ? AND ct.kind = 'marketing' AND ct.status IN {_COUNTED_SQL} "
@@ -536,14 +538,14 @@ class ContactLedger:
                 "SELECT campaign_id, ?, msisdn, ?, offer_id, reason, NULL, ? FROM decided WHERE reason IS NOT NULL AND already = 0",
                 (wave, channel, now),
             )
-            granted = db.q(
+            granted = db.count(
                 "INSERT INTO contacts (campaign_id, wave, sub_campaign, msisdn, channel, offer_id, kind, priority, "
                 "contact_at, status, status_at) "
                 "SELECT campaign_id, ?, sub_campaign, msisdn, ?, offer_id, ?, priority, ?, ?, ? FROM ranked "
-                "WHERE used + rk <= ? RETURNING 1",
+                "WHERE used + rk <= ?",
                 (wave, channel, kind, ts, ContactStatus.RESERVED.value, now, limit),
             )
-            counts[(Decision.DEFERRED if send_at != at else Decision.RESERVED).value] = len(granted)
+            counts[(Decision.DEFERRED if send_at != at else Decision.RESERVED).value] = granted
             # a loser that would have fitted alone lost to priority; otherwise the cap was already used
             for reason, cnt in db.q(
                 "SELECT CASE WHEN used < ? THEN 'lost_priority' ELSE 'capped' END, count(*) FROM ranked "
