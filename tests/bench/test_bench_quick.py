@@ -54,7 +54,14 @@ def test_simulate_quick() -> None:
     assert r.per_table["subscribers"] == 3_000 and r.per_table["data_xdr"] > 50_000
     # the baseline really wrote the same files, and memory was sampled
     assert r.baseline_seconds > 0 and r.peak_rss_mb > 0
-    assert set(r.generation_seconds) == {"voice_cdr", "sms", "data_xdr", "roaming", "payments", "service_contacts"}
+    assert set(r.generation_seconds) == {
+        "voice_cdr",
+        "sms",
+        "data_xdr",
+        "roaming",
+        "payments",
+        "service_contacts",
+    }
 
 
 @pytest.mark.bench
@@ -75,7 +82,10 @@ def test_web_quick() -> None:
     import subprocess
 
     out = subprocess.run(
-        [sys.executable, str(BENCH / "web.py"), "--quick", "--json"], capture_output=True, text=True, check=True
+        [sys.executable, str(BENCH / "web.py"), "--quick", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     r = json.loads(out.stdout.strip().splitlines()[-1])
     assert r["requests"] == 20 and r["counts_agree"], out.stdout
