@@ -465,15 +465,58 @@ def wave_status(ledger: ContactLedger, campaign_id: str) -> list[dict[str, Any]]
 
 
 __all__ = [
+    "RunOutcome",
     "Target",
     "export_call_list",
     "from_epoch",
     "import_call_results",
     "launch",
     "plan_wave",
+    "run_due",
     "run_sms_wave",
     "split_target",
     "target_from_audience",
     "touchpoint_feedback",
     "touchpoint_offers",
 ]
+
+
+@dataclass
+class RunOutcome:
+    """What one pass of ``run_due`` did, wave by wave."""
+
+    planned: dict[int, dict[str, int]]
+    sms: dict[int, SmsRun]
+    call_lists: dict[int, tuple[Path, int]]
+
+
+def run_due(
+    ledger: ContactLedger,
+    design: CampaignDesign,
+    target: Target,
+    snapshot_dir: Path,
+    now: dt.datetime,
+    smsc: tuple[str, int] | None = None,
+    call_dir: Path | None = None,
+    fields: Fields = default_fields,
+) -> RunOutcome:
+    """One scheduler pass: launch (once), plan every wave whose time has come, and hand its due
+    contacts to channels (SMS over SMPP, a call list file per wave and day; touchpoints pull).
+    Run it again at any time — after a crash too: every step is idempotent.
+    """
+    from tagcloud.campaigns.channels.smpp import SmppClient
+
+    path = launch(ledger, design, target, snapshot_dir)
+    target = Target.load(path)
+    out = RunOutcome({}, {}, {})
+    for i, w in enumerate(design.waves):
+        if design.wave_time(i) > now:
+            break
+        out.planned[i] = plan_wave(ledger, design, target, i)
+        if w.channel == Channel.SMS and smsc is not None:
+            with SmppClient(smsc[0], smsc[1]) as client:
+                out.sms[i] = run_sms_wave(ledger, design, client, i, now, fields=fields, quiet=False)
+        elif w.channel == Channel.OUTBOUND and call_dir is not None:
+            p = call_dir / f"{design.campaign_id}-wave{i}-{now:%Y%m%d}.csv"
+            out.call_lists[i] = (p, export_call_list(ledger, design, i, p, now, fields))
+    return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 import typer
 
 from tagcloud.cli import audience as audience_cli
+from tagcloud.cli import campaign as campaign_cli
 from tagcloud.cli import data as data_cli
 from tagcloud.cli import ingest as ingest_cli
 from tagcloud.cli import sim as sim_cli
@@ -20,6 +21,7 @@ app = typer.Typer(
 
 data_cli.register(app)
 audience_cli.register(app)
+campaign_cli.register(app)
 ingest_cli.register(app)
 sim_cli.register(app)
 web_cli.register(app)

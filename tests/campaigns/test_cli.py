@@ -1,0 +1,70 @@
+"""The campaign commands end to end: create, approve, run over SMPP, status, call results, report."""
+
+from __future__ import annotations
+
+import csv
+import socket
+from pathlib import Path
+
+import numpy as np
+from helpers import NOON, demo_design
+from typer.testing import CliRunner
+
+from tagcloud.campaigns.channels.smsc import LocalSmsc
+from tagcloud.campaigns.execute import split_target
+from tagcloud.campaigns.workflow import Actor, ApprovalPolicy, CampaignStore
+from tagcloud.cli import app
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_campaign_commands(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    d = demo_design(capacity={"outbound": 50})
+    (tmp_path / "d.json").write_text(d.model_dump_json(), encoding="utf-8")
+    r = CliRunner().invoke(
+        app, ["campaign", "create", str(tmp_path / "d.json"), "--db", db, "--user", "li", "--region", "C01"]
+    )
+    assert r.exit_code == 0, r.output
+    with CampaignStore(db, ApprovalPolicy(chains={"county": ("city",)})) as s:
+        s.submit("CMP1", Actor("li", "county", "C01"))
+        s.approve("CMP1", Actor("chen", "city", "C01", can_approve=True))
+    ms = np.array([f"138{i:08d}" for i in range(300)], dtype=object)
+    snaps = tmp_path / "snaps"
+    split_target(d, ms, np.array(["low"] * 300, dtype=object)).save(snaps / "CMP1.target.parquet")
+    with LocalSmsc(port=free_port(), rate=5000, receipt_delay=0.01) as smsc:
+        args = [
+            "--db",
+            db,
+            "--snapshots",
+            str(snaps),
+            "--smsc",
+            f"127.0.0.1:{smsc.port}",
+            "--calls",
+            str(tmp_path / "calls"),
+        ]
+        r = CliRunner().invoke(app, ["campaign", "run", "CMP1", *args, "--now", NOON.isoformat()])
+        assert r.exit_code == 0, r.output
+        assert "wave 0: {'reserved': 270}" in r.output
+        later = NOON.replace(day=13).isoformat()
+        r = CliRunner().invoke(app, ["campaign", "run", "CMP1", *args, "--now", later])
+        assert r.exit_code == 0, r.output
+        assert "wave 1: 50 calls" in r.output
+    calls = next((tmp_path / "calls").glob("*.csv"))
+    rows = list(csv.DictReader(calls.open(encoding="utf-8")))
+    res = tmp_path / "res.csv"
+    with res.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["contact_id", "result"])
+        w.writerows([[x["contact_id"], "accepted"] for x in rows])
+    r = CliRunner().invoke(app, ["campaign", "call-results", str(res), "--db", db])
+    assert r.exit_code == 0 and "'accepted': 50" in r.output, r.output
+    r = CliRunner().invoke(app, ["campaign", "status", "CMP1", "--db", db])
+    assert "delivered" in r.output and "control" in r.output
+    r = CliRunner().invoke(app, ["campaign", "report", "CMP1", "--db", db, "--snapshots", str(snaps)])
+    assert r.exit_code == 0, r.output
+    assert "action :" in r.output and "50 / 270" in r.output
