@@ -387,7 +387,10 @@ def build(
             files, base, where = _relation_files(wh, table, window)
             name = "_snap_subscribers" if table == "subscribers" else table
             eng.register_files(name, files, base, schema[table], where)
-            inputs[table] = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+            # relative paths: a copied warehouse keeps its cached parts
+            inputs[table] = [
+                (str(f.relative_to(wh.root)), f.stat().st_size, f.stat().st_mtime_ns) for f in files
+            ]
         eng.register_query("subscribers", subscribers_sql(window))
         eng.register_query("subscriber_base", base_sql(window))
         eng.register_arrow("build_period", _period_table(window))
@@ -435,12 +438,12 @@ def build(
                         json.dumps({"fingerprint": fp, "built_at": datetime.now(UTC).isoformat()})
                     )
                     sources_built.append(sid)
-                    rows_scanned += _rows_of(inputs, reads)
+                    rows_scanned += _rows_of(wh.root, inputs, reads)
                 source_seconds[sid] = time.perf_counter() - t0
                 eng.register_files(
                     f"part_{sid}", [part], None, {"msisdn": "VARCHAR", **{a.id: a.sql_type for a in attrs}}
                 )
-                j.advance(1, rows=_rows_of(inputs, reads), note=sid)
+                j.advance(1, rows=_rows_of(wh.root, inputs, reads), note=sid)
             t0 = time.perf_counter()
             out_dir.mkdir(parents=True, exist_ok=True)
             try:
@@ -496,13 +499,13 @@ def _plan(sid: str, cat: Catalogue) -> SourcePlan:
     return compile_source(cat.sources[sid])
 
 
-def _rows_of(inputs: dict[str, list[Any]], tables: list[str]) -> int:
+def _rows_of(root: Path, inputs: dict[str, list[Any]], tables: list[str]) -> int:
     """Rows a source reads: from the Parquet footers of its input files (cheap, no scan)."""
 
     n = 0
     for t in tables:
         for path, _size, _mtime in inputs.get(t) or []:
-            n += _footer_rows(path)
+            n += _footer_rows(str(root / path))
     return n
 
 
@@ -584,7 +587,7 @@ def _register_translated(
         finally:
             con.close()
     eng.register_files("xdr_translated", [path], None, BUILD_RELATIONS["xdr_translated"])
-    inputs["xdr_translated"] = [(str(path), path.stat().st_size, fp)]
+    inputs["xdr_translated"] = [(str(path.relative_to(wh.root)), path.stat().st_size, fp)]
 
 
 def _meta(cat: Catalogue, tags: list[Tag], result: BuildResult) -> dict[str, Any]:

@@ -35,6 +35,7 @@ import yaml
 from tagcloud.tags.condition import Condition, ConditionError, NameInfo, NameKind, parse_condition
 
 DEFINITIONS = Path(__file__).parent / "definitions"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster on 900 entries
 ID = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
 ASPECTS = {
     "basic": ("基本属性", "basic attributes"),
@@ -314,7 +315,7 @@ def load_catalogue(folder: Path | str | None = None, *, extra: Iterable[Path] = 
     cat = Catalogue()
     for f in files:
         try:
-            doc = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
+            doc = yaml.load(f.read_text(encoding="utf-8"), Loader=_LOADER) or {}
         except yaml.YAMLError as e:
             raise CatalogueError(f"{f.name}: not valid YAML: {e}") from None
         add_document(cat, doc, f.name)
@@ -710,8 +711,16 @@ def compile_source(s: Source) -> SourcePlan:
         return found
 
     assert root is not None
+    # Join keys and filters shape every row a source returns: they feed every output column.
+    shaping: set[str] = set()
+    for scope in root.traverse():
+        for node in scope.expression.find_all(exp.Join, exp.Where):
+            for col in node.find_all(exp.Column):
+                src = scope.sources.get(col.table)
+                if isinstance(src, exp.Table):
+                    shaping.add(f"{src.name}.{col.name}")
     for out in outputs:
-        lineage[out] = frozenset(resolve(root, out))
+        lineage[out] = frozenset(resolve(root, out) | shaping)
     tables = frozenset(t.name for t in tree.find_all(exp.Table) if t.name in schema)
     return SourcePlan(s, outputs, tables, lineage)
 
@@ -845,22 +854,19 @@ def _condition(text: str, names: Mapping[str, NameInfo], where: str) -> Conditio
 
 
 def _topological(nodes: list[str], depends: Mapping[str, frozenset[str]], cat: Catalogue) -> tuple[str, ...]:
-    """Dependency order; a cycle is refused with its path."""
-    import networkx as nx
+    """Dependency order (stable: definitions order among independent names); a cycle is refused."""
+    from graphlib import CycleError, TopologicalSorter
 
-    g = nx.DiGraph()
-    g.add_nodes_from(nodes)
+    ts: TopologicalSorter[str] = TopologicalSorter()
     for n in nodes:
-        for d in depends.get(n, ()):
-            if d in cat.attributes or d in cat.tags:
-                g.add_edge(d, n)
+        ts.add(n, *sorted(d for d in depends.get(n, ()) if d in cat.attributes or d in cat.tags))
     try:
-        cycle = nx.find_cycle(g)
-    except nx.NetworkXNoCycle:
-        return tuple(nx.lexicographical_topological_sort(g))
-    path = " → ".join([cycle[0][0], *(v for _, v in cycle)])
-    first = cat.get(cycle[0][0])
-    raise CatalogueError(f"{first.file}: cycle between definitions: {path}")
+        return tuple(ts.static_order())
+    except CycleError as e:
+        cycle = list(e.args[1])
+        path = " → ".join(reversed(cycle))
+        first = cat.get(cycle[0])
+        raise CatalogueError(f"{first.file}: cycle between definitions: {path}") from None
 
 
 def _check_group_cycles(cat: Catalogue) -> None:
@@ -876,3 +882,94 @@ def _check_group_cycles(cat: Catalogue) -> None:
             if n not in visited:
                 visited.add(n)
                 stack.extend(seen.get(n, ()))
+
+
+# -- export ----------------------------------------------------------------------------------------
+
+
+def to_documents(cat: Catalogue) -> dict[str, dict[str, Any]]:
+    """The catalogue as YAML documents (families expanded), one per section; loads back unchanged."""
+
+    def attr(a: Attribute) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "id": a.id,
+            "name_zh": a.name_zh,
+            "name_en": a.name_en,
+            "category": a.category,
+            "source": a.source,
+            "expr": a.expr,
+            "kind": a.kind.value,
+        }
+        if a.kind == AttrKind.NUMBER:
+            d["type"] = a.sql_type
+        if a.values:
+            d["values"] = list(a.values)
+        for k in ("unit", "description", "default"):
+            v = getattr(a, k)
+            if v not in (None, ""):
+                d[k] = v
+        return d
+
+    def tag(t: Tag) -> dict[str, Any]:
+        d: dict[str, Any] = {"id": t.id, "name_zh": t.name_zh, "name_en": t.name_en, "category": t.category}
+        d["kind"] = t.kind.value
+        if t.model:
+            d["model"] = t.model
+            d["column"] = t.column
+        if t.rule:
+            d["rule"] = t.rule
+        if t.of:
+            d["of"] = t.of
+        if t.values:
+            vals = []
+            for v in t.values:
+                vd: dict[str, Any] = {"value": v.value, "name_zh": v.name_zh, "name_en": v.name_en}
+                if v.rule is not None:
+                    vd["rule"] = v.rule
+                if v.upper is not None:
+                    vd["below"] = v.upper
+                vals.append(vd)
+            d["values"] = vals
+        d.update(
+            definition_zh=t.definition_zh,
+            definition_en=t.definition_en,
+            owner=t.owner,
+            status=t.status.value,
+            refresh=t.refresh.value,
+            history=[
+                {"version": h.version, "date": h.date, "change": h.change, "by": h.by} for h in t.history
+            ],
+        )
+        return d
+
+    return {
+        "categories.yaml": {"categories": [vars(c) for c in cat.categories.values()]},
+        "lists.yaml": {"lists": {k: {"values": list(v)} for k, v in cat.lists.items()}},
+        "sources.yaml": {
+            "sources": [
+                {"id": s.id, "grain": s.grain, "description": s.description, "sql": s.sql}
+                for s in cat.sources.values()
+            ]
+        },
+        "attributes.yaml": {"attributes": [attr(a) for a in cat.attributes.values()]},
+        "tags.yaml": {"tags": [tag(t) for t in cat.tags.values()]},
+        "scenarios.yaml": {
+            "scenarios": [{k: v for k, v in vars(s).items() if k != "file"} for s in cat.scenarios.values()],
+            "groups": [{k: v for k, v in vars(g).items() if k != "file"} for g in cat.groups.values()],
+        },
+    }
+
+
+def export_catalogue(cat: Catalogue, out: Path | str) -> list[Path]:
+    """Write the catalogue as YAML files into ``out`` (created); BI engineers review them as code."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, doc in to_documents(cat).items():
+        path = out / name
+        path.write_text(
+            yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=110, default_flow_style=False),
+            encoding="utf-8",
+        )
+        written.append(path)
+    return written
