@@ -9,7 +9,6 @@ from tagcloud.cli import audience as audience_cli
 from tagcloud.cli import campaign as campaign_cli
 from tagcloud.cli import data as data_cli
 from tagcloud.cli import ingest as ingest_cli
-from tagcloud.cli import models as models_cli
 from tagcloud.cli import sim as sim_cli
 from tagcloud.cli import tags as tags_cli
 from tagcloud.cli import web as web_cli
@@ -25,7 +24,6 @@ data_cli.register(app)
 audience_cli.register(app)
 campaign_cli.register(app)
 ingest_cli.register(app)
-models_cli.register(app)
 sim_cli.register(app)
 web_cli.register(app)
 tags_cli.register(app)
