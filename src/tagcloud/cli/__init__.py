@@ -8,7 +8,9 @@ import typer
 from tagcloud.cli import audience as audience_cli
 from tagcloud.cli import campaign as campaign_cli
 from tagcloud.cli import data as data_cli
+from tagcloud.cli import demo as demo_cli
 from tagcloud.cli import ingest as ingest_cli
+from tagcloud.cli import models as models_cli
 from tagcloud.cli import sim as sim_cli
 from tagcloud.cli import tags as tags_cli
 from tagcloud.cli import web as web_cli
@@ -20,10 +22,23 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
+
+@app.callback()
+def _wide_tables_when_piped() -> None:
+    """Rich falls back to 80 columns when output is piped (logs, CI); reports need more to stay readable."""
+    import os
+    import sys
+
+    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+        os.environ["COLUMNS"] = "160"
+
+
 data_cli.register(app)
+demo_cli.register(app)
 audience_cli.register(app)
 campaign_cli.register(app)
 ingest_cli.register(app)
+models_cli.register(app)
 sim_cli.register(app)
 web_cli.register(app)
 tags_cli.register(app)

@@ -1,0 +1,103 @@
+"""``tagcloud demo``: the whole tour on one machine — simulate a province, ingest it, run the models,
+build the tag library, index the audiences, prepare the web platform and serve it on localhost.
+
+Each step is the same command a data engineer would type (shown before it runs), so the demo is also
+the tutorial. Steps whose output is already there and unchanged are cheap to rerun: the simulator's
+export is reused when its manifest matches, and ingestion skips files it has already loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import typer
+
+
+def _step(title: str, args: list[str]) -> None:
+    from rich.console import Console
+
+    from tagcloud.cli import app
+
+    console = Console(stderr=True)
+    console.rule(f"[bold]{title}")
+    console.print(f"[dim]$ tagcloud {' '.join(args)}")
+    started = time.perf_counter()
+    cmd = typer.main.get_command(app)
+    try:
+        cmd.main(args=args, prog_name="tagcloud", standalone_mode=False)
+    except SystemExit as e:  # a command that ends with typer.Exit(0) is fine; anything else stops the demo
+        if e.code not in (0, None):
+            raise
+    console.print(f"[dim]{title}: {time.perf_counter() - started:,.1f} s")
+
+
+def _export_matches(export: Path, subscribers: int, days: int, seed: int) -> bool:
+    manifest = export / "manifest.json"
+    if not manifest.exists():
+        return False
+    m = json.loads(manifest.read_text(encoding="utf-8"))
+    return (m.get("subscribers"), m.get("days"), m.get("seed")) == (subscribers, days, seed)
+
+
+def demo(
+    subscribers: int = typer.Option(100_000, "--subscribers", "-n", help="subscribers to simulate"),
+    days: int = typer.Option(30, "--days", "-d", help="days to simulate"),
+    seed: int = typer.Option(1, "--seed", help="simulation seed"),
+    directory: Path = typer.Option(Path("var/demo"), "--dir", help="where the demo keeps its data"),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="serve the web platform at the end"),
+    host: str = typer.Option("127.0.0.1", help="address the web platform listens on"),
+    port: int = typer.Option(8000, help="port of the web platform"),
+) -> None:
+    """Simulate → ingest → models → tags → audiences → web platform, printing what each step did."""
+    directory.mkdir(parents=True, exist_ok=True)
+    export, warehouse = directory / "export", directory / "warehouse"
+    os.environ["TAGCLOUD_WAREHOUSE"] = str(warehouse.resolve())
+    os.environ.setdefault("TAGCLOUD_VAR_DIR", str((directory / "web").resolve()))
+    os.environ.setdefault("TAGCLOUD_CAMPAIGN_DB", f"sqlite:///{(directory / 'campaigns.sqlite').resolve()}")
+
+    if not _export_matches(export, subscribers, days, seed):
+        _step(
+            f"1. Simulate a province: {subscribers:,} subscribers × {days} days",
+            ["simulate", "-n", str(subscribers), "-d", str(days), "--seed", str(seed), "--out", str(export)],
+        )
+    else:
+        typer.echo(
+            f"1. Simulation: reusing {export} ({subscribers:,} subscribers × {days} days, seed {seed})"
+        )
+    _step("2. Ingest the export into the warehouse", ["ingest", str(export), "--warehouse", str(warehouse)])
+
+    small, damaged = directory / "small-export", directory / "damaged-export"
+    if not (damaged / "damage_manifest.json").exists():
+        _step("3a. A small export to damage", ["simulate", "-n", "500", "-d", "3", "--out", str(small)])
+        _step("3b. Damage it the ways operators' files break", ["damage", str(small), str(damaged)])
+    _step(
+        "3c. Ingest the damaged export: every bad row quarantined with its reason",
+        ["ingest", str(damaged), "--warehouse", str(directory / "damaged-warehouse")],
+    )
+
+    _step(
+        "4. Customer models (written as model-output tags)", ["models", "run", "--warehouse", str(warehouse)]
+    )
+    _step(
+        "4b. Models against the simulator's ground truth",
+        ["models", "evaluate", "--truth", str(export / "ground_truth"), "--warehouse", str(warehouse)],
+    )
+    _step("5. Build every attribute and tag", ["build", "--warehouse", str(warehouse)])
+    _step("6. Index the audiences", ["audience", "index", "--warehouse", str(warehouse)])
+    _step(
+        "7. Web platform: database, reference data, demo accounts",
+        ["web", "load-reference", "--warehouse", str(warehouse)],
+    )
+    _step("   demo accounts (one per role)", ["web", "create-demo-users"])
+    if serve:
+        _step(
+            f"8. Serve on http://{host}:{port}/",
+            ["serve", "--host", host, "--port", str(port), "--warehouse", str(warehouse)],
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
