@@ -1,0 +1,60 @@
+"""Simulated responses: contacted subscribers answer from the simulator's ground truth."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import SCRIPTS
+
+from tagcloud.campaigns.design import CampaignDesign, SubCampaign, Wave
+from tagcloud.campaigns.execute import launch, plan_wave, split_target
+from tagcloud.campaigns.policy import ContactLedger
+from tagcloud.campaigns.responses import simulate_responses, targeting_lift
+
+
+@pytest.fixture(scope="module")
+def truth(tmp_path_factory: pytest.TempPathFactory):
+    from tagcloud.sim.simulate import simulate
+    from tagcloud.sim.truth import GroundTruth
+
+    out = tmp_path_factory.mktemp("sim")
+    simulate(out, 1500, 1, seed=5, quiet=True)
+    return GroundTruth.load(out)
+
+
+def test_contacted_subscribers_answer_from_ground_truth(truth, tmp_path: Path) -> None:
+    ms = np.array(truth.subscribers.column("msisdn").to_pylist(), dtype=object)
+    d = CampaignDesign(
+        campaign_id="SIM1", name="video", region_id="P", region_level="province", target="true",
+        sub_campaigns=[SubCampaign(name="all", offer_id="MB_TXV", scripts=SCRIPTS)],
+        waves=[Wave(channel="sms")], start=dt.datetime(2026, 10, 20, 10), control_share=0.2,
+    )  # fmt: skip
+    t = split_target(d, ms, np.full(len(ms), "all", dtype=object))
+    with ContactLedger(f"sqlite:///{tmp_path / 'l.db'}") as led:
+        launch(led, d, t, tmp_path)
+        plan_wave(led, d, t, 0)
+        ids = [r[0] for r in led.db.q("SELECT contact_id FROM contacts WHERE status='reserved'")]
+        led.set_status([(i, "delivered", None) for i in ids], d.start)
+        got = simulate_responses(led, d, truth, 0)
+        reached = np.array(
+            [r[0] for r in led.db.q("SELECT msisdn FROM contacts WHERE status='delivered'")], dtype=object
+        )
+        assert got == {"sms": int(truth.accepts(reached, "MB_TXV", "sms").sum())} and got["sms"] > 0
+        assert led.db.q("SELECT count(*) FROM responses")[0][0] == got["sms"]
+        assert simulate_responses(led, d, truth, 0) == {"sms": 0}  # nobody answers twice
+        # control members were never contacted, so never answer
+        ctl = set(t.msisdn[t.control])
+        assert not ctl & {r[0] for r in led.db.q("SELECT msisdn FROM responses")}
+
+
+def test_targeting_lift_against_random(truth) -> None:
+    ms = np.array(truth.subscribers.column("msisdn").to_pylist(), dtype=object)
+    p = truth.acceptance_probability(ms, "MB_TXV", "sms")
+    top = ms[np.argsort(-p)[: len(ms) // 10]]
+    lift = targeting_lift(truth, top, ms, "MB_TXV")
+    assert lift.size == len(top) and lift.ratio > 3
+    same = targeting_lift(truth, ms[::2], ms, "MB_TXV", seed=1)
+    assert same.ratio < 2  # a random "target" is no better than random
