@@ -214,11 +214,13 @@ def build_index(
                     codes, seen = _codes(col)
                     declared = list(c.get("values") or [])
                     values = declared + sorted(v for v in seen if v not in declared)
-                    counts = {}
+                    counts = dict(
+                        zip(seen, np.bincount(codes[codes >= 0], minlength=len(seen)).tolist(), strict=True)
+                    )
+                    # one gather into id order per column, not per value (a township column has 100s)
+                    codes_by_id = np.append(codes, -1)[row_of_id]
                     for j_val, v in enumerate(seen):
-                        mask = codes == j_val
-                        counts[v] = int(mask.sum())
-                        add_all(value_key(name, v), by_id(mask))
+                        add_all(value_key(name, v), pack_mask(codes_by_id == j_val))
                     entry["values"] = values
                     entry["counts"] = {v: counts.get(v, 0) for v in values}
                 else:
