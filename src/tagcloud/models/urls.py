@@ -505,21 +505,9 @@ def usage_sql(translated: str = "xdr_translated") -> str:
 # Interest categories that become tags (兴趣偏好): a subscriber is interested when the category has
 # at least this many sessions on at least this many distinct days of the period.
 INTEREST_CATEGORIES: Sequence[str] = (
-    "social",
-    "news",
-    "video",
-    "short_video",
-    "live",
-    "music",
-    "reading",
-    "game",
-    "shopping",
-    "payment",
-    "travel",
-    "food",
-    "education",
-    "finance",
-)
+    "video", "music", "novel", "game", "news", "maps", "payment", "shopping", "social", "stock", "car",
+    "education", "live", "travel", "food",
+)  # fmt: skip
 
 
 def interests_sql(

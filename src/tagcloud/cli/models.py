@@ -1,0 +1,140 @@
+"""Commands for the customer models: run them, evaluate them, train a propensity model, AHP weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+models_app = typer.Typer(help="Customer models (location, special markets, churn, …) and URL translation.",
+                         no_args_is_help=True)  # fmt: skip
+
+WAREHOUSE_HELP = "warehouse folder (default: $TAGCLOUD_WAREHOUSE or var/warehouse)"
+
+
+def _warehouse(path: Path | None) -> Path:
+    from tagcloud.data.warehouse import default_warehouse
+
+    return path or default_warehouse()
+
+
+@models_app.command("list")
+def list_cmd() -> None:
+    """List every model with its 口径 and output file."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from tagcloud.models.registry import MODELS
+
+    t = Table("model", "名称", "口径 (definition)", "output")
+    for m in MODELS:
+        t.add_row(
+            m.name, m.zh, m.definition, f"models/{'' if m.per_subscriber else 'detail/'}{m.name}.parquet"
+        )
+    Console().print(t)
+
+
+@models_app.command("run")
+def run_cmd(
+    warehouse: Path | None = typer.Option(None, help=WAREHOUSE_HELP),
+    only: str | None = typer.Option(None, help="comma-separated model names (their dependencies run too)"),
+    rules: Path | None = typer.Option(None, help="URL/app rule library YAML (default: the bundled one)"),
+) -> None:
+    """Run the models over the warehouse; write WAREHOUSE/models/<name>.parquet (msisdn + outputs)."""
+    from rich.console import Console
+
+    from tagcloud.models.registry import run_models
+
+    names = [n.strip() for n in only.split(",") if n.strip()] if only else None
+    params = (
+        {"internet_usage": {"rules": str(rules)}, "internet_interest": {"rules": str(rules)}}
+        if rules
+        else None
+    )
+    try:
+        records = run_models(_warehouse(warehouse), names, params)
+    except KeyError as e:
+        raise typer.BadParameter(str(e.args[0])) from None
+    console = Console()
+    for r in records:
+        colour = {"ok": "green", "skipped": "yellow"}.get(r.status, "red")
+        console.print(f"[{colour}]{r.status:7}[/] {r.name:20} {r.rows:>9,} rows {r.seconds:6.1f} s  {r.note}")
+
+
+@models_app.command("evaluate")
+def evaluate_cmd(
+    truth: Path = typer.Option(..., help="the simulator's ground_truth folder (OUT/ground_truth)"),
+    warehouse: Path | None = typer.Option(None, help=WAREHOUSE_HELP),
+    report: Path | None = typer.Option(None, help="also write the figures as a Markdown table here"),
+) -> None:
+    """Print every model's quality against the ground truth; write WAREHOUSE/models/evaluation.json."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from tagcloud.models.evaluate import evaluate, render_markdown, write_json
+
+    wh = _warehouse(warehouse)
+    try:
+        metrics = evaluate(wh, truth)
+    except FileNotFoundError as e:
+        raise typer.BadParameter(str(e)) from None
+    t = Table("model", "metric", "value", "target", "met", "n")
+    for m in metrics:
+        met = {True: "[green]yes", False: "[red]no", None: ""}[m.passed]
+        t.add_row(m.model, m.metric, f"{m.value:.3f}", m.target, met, f"{m.n:,}")
+    Console().print(t)
+    write_json(metrics, wh / "models" / "evaluation.json")
+    if report:
+        report.write_text(render_markdown(metrics), encoding="utf-8")
+        typer.echo(f"wrote {report}")
+
+
+@models_app.command("train")
+def train_cmd(
+    attributes: Path = typer.Argument(..., help="attribute table (.parquet or .csv) with an msisdn column"),
+    label: str = typer.Option(..., help="0/1 label column (in the attribute table or the label file)"),
+    name: str = typer.Option(..., help="model name: scores go to WAREHOUSE/models/<name>.parquet"),
+    labels: Path | None = typer.Option(None, help="separate label file (msisdn + label column)"),
+    warehouse: Path | None = typer.Option(None, help=WAREHOUSE_HELP),
+    folds: int = typer.Option(5, help="cross-validation folds"),
+) -> None:
+    """Train a gradient-boosting propensity model; print CV AUC and top-decile lift; write scores."""
+    from tagcloud.models.propensity import PropensityError, join_label, read_table, train, write_model_output
+
+    try:
+        table = read_table(attributes)
+        if labels:
+            table = join_label(table, read_table(labels), label)
+        result = train(table, label, name=name, folds=folds)
+    except PropensityError as e:
+        raise typer.BadParameter(str(e)) from None
+    typer.echo(result.summary())
+    typer.echo(f"wrote {write_model_output(result.scores, _warehouse(warehouse), name)}")
+
+
+@models_app.command("ahp")
+def ahp_cmd(
+    matrix: Path = typer.Argument(..., help="CSV: a header of criterion names, then the square matrix"),
+    max_cr: float = typer.Option(0.10, help="refuse matrices whose consistency ratio exceeds this"),
+) -> None:
+    """Weights and consistency ratio of a pairwise-comparison matrix (Saaty's AHP)."""
+    import csv
+    from fractions import Fraction
+
+    from tagcloud.models.ahp import AHPError, priorities
+
+    with matrix.open(encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    try:
+        names = rows[0]
+        values = [[float(Fraction(v.strip())) for v in r] for r in rows[1:] if r]
+        p = priorities(values, names, max_cr=max_cr)
+    except (AHPError, ValueError, IndexError) as e:
+        raise typer.BadParameter(f"{matrix}: {e}") from None
+    for n, w in p.as_dict().items():
+        typer.echo(f"{n:20} {w:.4f}")
+    typer.echo(f"λmax = {p.lambda_max:.4f}  CI = {p.consistency_index:.4f}  CR = {p.consistency_ratio:.4f}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(models_app, name="models")
