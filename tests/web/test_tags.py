@@ -15,7 +15,7 @@ def test_tree_and_search_by_chinese_name(clients: dict[str, Any]) -> None:
     c = clients["county_marketer"]
     html = c.get("/tags/").content.decode()
     assert "标签0001" in html and "behaviour" in html
-    html = c.get("/tags/?q=在网时长").content.decode()
+    html = c.get("/tags/?q=网龄").content.decode()
     assert (
         'href="/tags/tenure_months/"' in html
         and "tag_0001" not in html.split('id="search-results"')[1].split("</section>")[0]

@@ -97,6 +97,15 @@ def entries(columns: dict[str, dict[str, Any]]) -> dict[str, Entry]:
     return out
 
 
+def category_name(category: str, lang: str) -> str:
+    """A category's name from the catalogue in the user's language (its id when not catalogued)."""
+    cat = catalogue()
+    c = cat.categories.get(category) if cat is not None else None
+    if c is None:
+        return category
+    return str(c.name_en if lang.startswith("en") else c.name_zh)
+
+
 def tree(items: dict[str, Entry], lang: str) -> list[dict[str, Any]]:
     """Aspect → category → entries, with counts of entries per node (the tree on the left)."""
     cat = catalogue()
@@ -110,9 +119,16 @@ def tree(items: dict[str, Entry], lang: str) -> list[dict[str, Any]]:
     for e in items.values():
         aspect, _ = names.get(e.category, ("", e.category))
         aspects.setdefault(aspect or "—", {}).setdefault(e.category, []).append(e)
+    try:
+        from tagcloud.tags.catalogue import ASPECTS
+    except ImportError:
+        ASPECTS = {}
+    en = lang.startswith("en")
+    titles = {a: (v[1] if en else v[0]) for a, v in ASPECTS.items()}
+    titles["—"] = "not in the catalogue" if en else "未编目 (仅在当前构建中)"
     return [
         {
-            "aspect": aspect,
+            "aspect": titles.get(aspect, aspect),
             "size": sum(len(v) for v in cats.values()),
             "categories": [
                 {"id": c, "name": names.get(c, ("", c))[1], "entries": sorted(es, key=lambda e: e.name)}

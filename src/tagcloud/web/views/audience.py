@@ -43,7 +43,10 @@ def catalogue(columns: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         groups.setdefault(cat, []).append(
             {"name": name, "label": label(meta, name), "kind": meta.get("kind"), "values": values}
         )
-    return [{"category": c, "columns": cols} for c, cols in groups.items()]
+    from tagcloud.web.taglib.library import category_name
+
+    lang = get_language() or "zh-hans"
+    return [{"category": category_name(c, lang), "columns": cols} for c, cols in groups.items()]
 
 
 def _rows(request: HttpRequest) -> list[str]:
@@ -199,13 +202,17 @@ def profile(request: HttpRequest) -> HttpResponse:
                 }
             )
         prod = df.filter(df["category"] == "product")
+        en = (get_language() or "").startswith("en")
         if prod.height:
             charts.append(
                 {
-                    "title": "产品渗透率 %"
-                    if not (get_language() or "").startswith("en")
-                    else "product penetration %",
-                    "labels": [label(cols[c], c) if c in cols else c for c in prod["column"].to_list()],
+                    "title": "product penetration %" if en else "产品渗透率 %",
+                    "labels": [
+                        label(cols[c], c)
+                        if c in cols
+                        else ("(无产品)" if c == "(no product)" and not en else c)
+                        for c in prod["column"].to_list()
+                    ],
                     "values": [round(100 * s, 1) for s in prod["share"].to_list()],
                 }
             )

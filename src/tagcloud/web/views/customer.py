@@ -43,7 +43,12 @@ def sections(row: dict[str, Any], columns: dict[str, dict[str, Any]]) -> tuple[l
         if cat == "region" or name in BASIC or v is None or v is False:
             continue
         cats.setdefault(cat, []).append((name, label(meta, name), v))
-    return basic, sorted(cats.items())
+    from django.utils.translation import get_language
+
+    from tagcloud.web.taglib.library import category_name
+
+    lang = get_language() or "zh-hans"
+    return basic, sorted((category_name(c, lang), items) for c, items in cats.items())
 
 
 @require("lookup_customer")

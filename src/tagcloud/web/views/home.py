@@ -47,10 +47,10 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     action = request.GET.get("action", "")
     if action in AuditAction.values:
         qs = qs.filter(action=action)
-    user = request.GET.get("user", "").strip()
-    if user:
-        qs = qs.filter(username__icontains=user)
+    who = request.GET.get("user", "").strip()
+    if who:
+        qs = qs.filter(username__icontains=who)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     return render(
-        request, "audit.html", {"page": page, "actions": AuditAction.choices, "action": action, "user": user}
+        request, "audit.html", {"page": page, "actions": AuditAction.choices, "action": action, "who": who}
     )

@@ -52,7 +52,7 @@
         if (c.line) {
           chart.setOption({
             title: { text: c.title, textStyle: { fontSize: 13 } }, tooltip: { trigger: "axis" }, animation: false,
-            grid: { left: 8, right: 16, top: 36, bottom: 8, containLabel: true },
+            grid: { left: 8, right: 24, top: 48, bottom: 8, containLabel: true },
             xAxis: { type: "category", data: c.labels }, yAxis: { type: "value", min: 0 },
             series: [{ type: "line", data: c.values, symbolSize: 8, itemStyle: { color: "#0b6bcb" }, label: { show: true } }]
           });
@@ -60,7 +60,7 @@
         }
         chart.setOption({
           title: { text: c.title, textStyle: { fontSize: 13 } },
-          grid: { left: 8, right: 16, top: 36, bottom: 8, containLabel: true },
+          grid: { left: 8, right: 48, top: 36, bottom: 8, containLabel: true },
           tooltip: {}, animation: false,
           xAxis: { type: "value" },
           yAxis: { type: "category", data: c.labels, inverse: true, axisLabel: { width: 110, overflow: "truncate" } },
