@@ -161,8 +161,21 @@ def build_index(
     row_of_id = np.full(n_ids, len(numbers), dtype=np.int64)
     row_of_id[dictionary.ids_of(numbers)] = np.arange(len(numbers))
 
+    id_of_row = dictionary.ids_of(numbers)
+    alive_by_id = np.zeros(n_ids, dtype=bool)
+    alive_by_id[id_of_row] = True
+
     def by_id(mask_rows: np.ndarray) -> np.ndarray:
-        return pack_mask(np.append(mask_rows, False)[row_of_id])
+        # scatter only the minority side: most tags are sparse, a few near-universal; a full
+        # gather of every row per column was the build's main cost
+        rows = np.flatnonzero(mask_rows)
+        if len(rows) <= len(mask_rows) // 2:
+            out = np.zeros(n_ids, dtype=bool)
+            out[id_of_row[rows]] = True
+        else:
+            out = alive_by_id.copy()
+            out[id_of_row[np.flatnonzero(~mask_rows)]] = False
+        return pack_mask(out)
 
     out = index_root(wh) / meta["build_id"]
     tmp = out.with_name(out.name + ".building")
