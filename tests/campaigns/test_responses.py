@@ -58,3 +58,22 @@ def test_targeting_lift_against_random(truth) -> None:
     assert lift.size == len(top) and lift.ratio > 3
     same = targeting_lift(truth, ms[::2], ms, "MB_TXV", seed=1)
     assert same.ratio < 2  # a random "target" is no better than random
+
+
+def test_history_signals_feed_the_next_campaigns(tmp_path: Path) -> None:
+    from tagcloud.campaigns.policy import ContactRequest
+    from tagcloud.campaigns.responses import history_signals
+
+    noon = dt.datetime(2026, 11, 10, 12)
+    with ContactLedger(f"sqlite:///{tmp_path / 'l.db'}") as led:
+        for i, ch in enumerate(["sms", "sms", "outbound"]):
+            r = led.reserve(ContactRequest(f"C{i}", "13900000001", ch, noon, f"O{i}"))
+            led.set_status([(r.contact_id, "delivered", None)], noon)  # type: ignore[list-item]
+        led.record_response("13900000001", "O2", "outbound", "accepted", noon, campaign_id="C2")
+        led.reserve(ContactRequest("C9", "13900000002", "sms", noon, "O9"))  # never sent: no signal
+        s = history_signals(led, noon - dt.timedelta(days=30))
+    assert s.select("channel", "contacts", "responses", "accepted").rows() == [
+        ("outbound", 1, 1, 1),
+        ("sms", 2, 0, 0),
+    ]
+    assert s["response_rate"].to_list() == [1.0, 0.0]

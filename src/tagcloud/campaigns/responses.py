@@ -18,6 +18,8 @@ from tagcloud.campaigns.design import CampaignDesign
 from tagcloud.campaigns.policy import ContactLedger, from_epoch
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from tagcloud.sim.truth import GroundTruth
 
 REACHED = ("delivered", "submitted")  # a contact that reached the subscriber (or an agent presented it)
@@ -102,4 +104,37 @@ def targeting_lift(
     r = truth.accepts(sample, offer_id, channel, seed=seed)
     return TargetingLift(
         len(targeted), float(t.mean()) if len(t) else 0.0, float(r.mean()) if len(r) else 0.0
+    )
+
+
+def history_signals(ledger: ContactLedger, since: dt.datetime) -> pl.DataFrame:
+    """Per subscriber and channel since ``since``: contacts, responses, acceptances, response rate and
+    the last contact — the response and channel-preference signals the next campaigns (and the tag
+    library's channel-preference tags) are built from."""
+    import polars as pl
+
+    from tagcloud.campaigns.policy import epoch
+
+    ts = epoch(since)
+    rows = ledger.db.q(
+        "WITH c AS (SELECT msisdn, channel, count(*) AS contacts, max(contact_at) AS last_contact FROM contacts "
+        "WHERE kind='marketing' AND status IN ('submitted', 'delivered', 'unknown') AND contact_at >= ? GROUP BY 1, 2), "
+        "r AS (SELECT msisdn, channel, count(*) AS responses, "
+        "sum(CASE WHEN outcome='accepted' THEN 1 ELSE 0 END) AS accepted FROM responses WHERE responded_at >= ? GROUP BY 1, 2) "
+        "SELECT c.msisdn, c.channel, c.contacts, COALESCE(r.responses, 0), COALESCE(r.accepted, 0), c.last_contact "
+        "FROM c LEFT JOIN r ON r.msisdn = c.msisdn AND r.channel = c.channel ORDER BY 1, 2",
+        (ts, ts),
+    )
+    schema = {
+        "msisdn": pl.String,
+        "channel": pl.String,
+        "contacts": pl.Int64,
+        "responses": pl.Int64,
+        "accepted": pl.Int64,
+        "last_contact": pl.Int64,
+    }
+    df = pl.DataFrame(rows, schema=schema, orient="row")
+    return df.with_columns(
+        (pl.col("responses") / pl.col("contacts")).alias("response_rate"),
+        pl.from_epoch("last_contact", time_unit="s").alias("last_contact"),
     )
