@@ -335,11 +335,14 @@ INFLUENCE_DEFAULTS: dict[str, Any] = {
     "w_reach": 0.2,  # contacts of contacts (on-net): how far word travels
     "w_spreading": 0.2,  # originated calls + sent SMS per day
     "w_service": 0.1,  # data sessions and value-added use
+    "high": 75.0,  # influence_level thresholds on the 0–100 score
+    "medium": 50.0,
 }
 
 
 def influence(con: duckdb.DuckDBPyConnection, params: Mapping[str, Any] | None = None) -> pa.Table:
-    """Influence score 0–100: weighted percent ranks of social circle, reach, spreading, service use."""
+    """Influence score 0–100: weighted percent ranks of social circle, reach, spreading, service use;
+    influence_level high / medium / low by the ``high`` and ``medium`` thresholds."""
     p = _p(INFLUENCE_DEFAULTS, params)
     return con.sql(
         f"""
@@ -360,6 +363,7 @@ def influence(con: duckdb.DuckDBPyConnection, params: Mapping[str, Any] | None =
                    coalesce(deg.originated, 0) AS originated, coalesce(svc.sessions, 0) AS sessions
             FROM subscribers s LEFT JOIN deg USING (msisdn) LEFT JOIN reach USING (msisdn) LEFT JOIN svc USING (msisdn)
         )
+        , scored AS (
         SELECT msisdn, contacts, reach,
                round(100 * ({float(p["w_circle"])} * percent_rank() OVER (ORDER BY contacts)
                           + {float(p["w_reach"])} * percent_rank() OVER (ORDER BY reach)
@@ -367,6 +371,9 @@ def influence(con: duckdb.DuckDBPyConnection, params: Mapping[str, Any] | None =
                           + {float(p["w_service"])} * percent_rank() OVER (ORDER BY sessions))
                      / {float(p["w_circle"]) + float(p["w_reach"]) + float(p["w_spreading"]) + float(p["w_service"])},
                      2) AS influence_score
-        FROM f
+        FROM f)
+        SELECT *, CASE WHEN influence_score >= {float(p["high"])} THEN 'high'
+                       WHEN influence_score >= {float(p["medium"])} THEN 'medium' ELSE 'low' END AS influence_level
+        FROM scored
         """
     ).to_arrow_table()
