@@ -73,6 +73,9 @@ DATABASES = {
         conn_max_age=60,
     )
 }
+if os.environ.get("TAGCLOUD_TEST_DATABASE"):
+    # A test run's own throw-away database, so concurrent runs on one server do not collide.
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["TAGCLOUD_TEST_DATABASE"]}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
