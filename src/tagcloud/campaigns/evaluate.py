@@ -117,9 +117,11 @@ def evaluate(
     design: CampaignDesign,
     target: Target,
     con: duckdb.DuckDBPyConnection | None = None,
+    orders: str = "orders",
 ) -> CampaignReport:
     """Evaluate one campaign from its ledger records, its target snapshot and (optionally) a DuckDB
-    connection with the warehouse's ``orders``, ``billing_monthly``, ``subscribers`` and ``regions``.
+    connection with the warehouse's ``orders`` (or the table named by ``orders``), ``billing_monthly``,
+    ``subscribers`` and ``regions``.
     """
     import duckdb
     import polars as pl
@@ -176,9 +178,9 @@ def evaluate(
     start, end = epoch(design.start), epoch(design.start + dt.timedelta(days=design.response_window_days))
     have = _tables(con)
     order_success = "SELECT NULL::VARCHAR AS msisdn, NULL::BIGINT AS ts WHERE false"
-    if "orders" in have:
+    if orders in have:
         order_success = (
-            "SELECT o.msisdn, min(epoch(o.order_time))::BIGINT AS ts FROM orders o JOIN ev_members m "
+            f"SELECT o.msisdn, min(epoch(o.order_time))::BIGINT AS ts FROM {orders} o JOIN ev_members m "
             "ON m.msisdn = o.msisdn AND m.offer_id = o.product_id "
             f"WHERE o.action = 'subscribe' AND epoch(o.order_time) >= {start} AND epoch(o.order_time) < {end} "
             "GROUP BY o.msisdn"

@@ -123,6 +123,28 @@ def report(
         typer.echo(format_report(evaluate(ledger, d, target, con)))
 
 
+@campaign_app.command("demo")
+def demo(
+    sim: Path = typer.Option(..., "--sim", help="a simulator export (tagcloud simulate)"),
+    warehouse: Path = typer.Option(..., "--warehouse", "-w", help="its built and indexed warehouse"),
+    work: Path = typer.Option(Path("var/campaign-demo"), help="where the demo keeps its database and files"),
+    tag: str = typer.Option("campus_student", help="the targeting tag"),
+) -> None:
+    """The closed loop on the demo province: design, return and approval, SMPP, simulated answers, report."""
+    from tagcloud.campaigns.demo import run_demo
+    from tagcloud.campaigns.evaluate import format_report
+
+    r = run_demo(sim, warehouse, work, target_tag=tag)
+    t = r.targeting
+    typer.echo(
+        f"targeting by {tag}: {t.targeted_rate:.3%} of {t.size:,} targeted vs {t.random_rate:.3%} of a random "
+        f"group of the same size = {t.ratio:.2f}×"
+    )
+    typer.echo("approval trail: " + " → ".join(f"{a['level']} {a['decision']}" for a in r.approvals))
+    typer.echo(f"{r.sms_submitted:,} SMS over SMPP, {r.calls:,} outbound calls")
+    typer.echo(format_report(r.report))
+
+
 def smsc_command(
     host: str = typer.Option("127.0.0.1", help="address to listen on"),
     port: int = typer.Option(2775, help="SMPP port"),
