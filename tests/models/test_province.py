@@ -68,3 +68,8 @@ def test_scores_carry_signal(province: tuple[Path, list[Metric], list]) -> None:
     assert _m(metrics, "churn_warning", "AUC (rule score)") > 0.75
     assert _m(metrics, "tariff_sensitivity", "Spearman with value tier (expected negative)") < 0
     assert _m(metrics, "internet_interest", "interest flags macro-F1") > 0.5
+    # Offers go to people likelier than average to take them (the simulator's planted propensities).
+    assert (
+        _m(metrics, "plan_recommendation", "planted acceptance of the recommended product ÷ its mean") > 1.0
+    )
+    assert _m(metrics, "migration_5g", "planted 5G-plan acceptance, tier A ÷ tier C") > 1.0

@@ -210,6 +210,32 @@ def evaluate(
         if f1s:
             out += [Metric("internet_interest", "interest flags macro-F1", float(np.mean(f1s)))]
 
+    if (truth / "propensity.parquet").exists():
+        con.execute(
+            f"CREATE OR REPLACE VIEW gt_prop AS SELECT * FROM read_parquet('{truth / 'propensity.parquet'}')"
+        )
+        if "m_plan_recommendation" in have:
+            rec, base, n = _one(
+                con,
+                """SELECT avg(g.probability), avg(b.p), count(g.probability)
+                   FROM m_plan_recommendation r
+                   JOIN gt_prop g ON g.msisdn = r.msisdn AND g.product_id = r.recommended_product
+                   JOIN (SELECT product_id, avg(probability) AS p FROM gt_prop GROUP BY 1) b
+                     ON b.product_id = r.recommended_product""",
+            )
+            if n:
+                out += [Metric("plan_recommendation", "planted acceptance of the recommended product ÷ its mean",
+                               rec / base, "", n)]  # fmt: skip
+        if "m_migration_5g" in have:
+            a, c, n = _one(
+                con,
+                """SELECT avg(g.probability) FILTER (WHERE m.migration_priority = 'A'),
+                          avg(g.probability) FILTER (WHERE m.migration_priority = 'C'), count(*)
+                   FROM m_migration_5g m JOIN gt_prop g ON g.msisdn = m.msisdn AND g.product_id = 'PL_5G128'""",
+            )
+            if n and c:
+                out += [Metric("migration_5g", "planted 5G-plan acceptance, tier A ÷ tier C", a / c, "", n)]
+
     if "m_tariff_sensitivity" in have:
         t, s = scores(
             """SELECT CASE g.value_tier WHEN 'low' THEN 0 WHEN 'mid' THEN 1 ELSE 2 END AS t, m.tariff_sensitivity_score AS s

@@ -90,6 +90,14 @@ MODELS: tuple[ModelSpec, ...] = (
     ModelSpec("churn_warning", "离网预警", "Weighted percent ranks of porting inquiries, fading usage, complaints, "
               "off-net calling and low spend, 0–100.", _CUS, "churn_warning",
               ("voice_cdr", "sms", "data_xdr", "subscribers", "service_contacts")),
+    ModelSpec("plan_recommendation", "账单资费推荐", "First of five bill scenarios (voice overage, data overage, 5G "
+              "handset on a 4G plan → a plan; small overage, allowance nearly used → a data pack) over the last 3 "
+              "bills; the cheapest product covering the usage (seed 000 §6.1).", "tagcloud.models.offers",
+              "plan_recommendation", ("subscribers", "billing_monthly", "products", "subscriber_handsets", "handsets")),
+    ModelSpec("migration_5g", "4G→5G迁移目标", "Subscribers not on a 5G plan, without the business-averse, handsets "
+              "in contract, no-data and new low-value users; k-means segments; a decision tree learned on 5G-plan "
+              "users ranks them A/B/C (seed 000 §6.3).", "tagcloud.models.offers", "migration_5g",
+              ("subscribers", "billing_monthly", "products", "subscriber_handsets", "handsets", "service_contacts")),
     ModelSpec("channel_preference", "渠道偏好", "The channel used most, recency-weighted, for service contacts, "
               "payments and orders (seed 001).", _CUS, "channel_preference",
               ("service_contacts", "payments", "orders")),
