@@ -212,7 +212,7 @@ def strata_codes(
             width = len(col["counts"]) + 1
             names = np.array(["(null)", *col["counts"]], dtype=object)
         elif col["kind"] in ("number", "date"):
-            vals = engine._decode(name, ids)
+            vals = engine._decode(name, ids, raw=True)
             has = np.array([v is not None for v in vals])
             x = np.where(has, np.array([v if v is not None else 0.0 for v in vals], dtype=float), 0.0)
             edges = np.quantile(x[has], np.arange(1, tiers) / tiers) if has.any() else np.array([])

@@ -7,6 +7,7 @@ decodes all numeric columns at once from one gathered word per bit slice.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from pyroaring import FrozenBitMap
 
 _FLAG, _ENUM, _NUMBER = 0, 1, 2
+_EPOCH = date(1970, 1, 1)  # dates are indexed as days since the epoch
 
 
 class ShardReader:
@@ -28,6 +30,7 @@ class ShardReader:
         self.entries: list[tuple[str, int, Any, FrozenBitMap | None]] = []
         self.numbers: list[tuple[str, bsi_mod.BsiSpec, np.ndarray | None, int]] = []
         slices: list[np.ndarray] = []
+        self.dates: set[str] = set()
         for name, col in index.columns.items():
             nulls = shard.bitmap(null_key(name)) if col["nulls"] else None
             if col["kind"] == "flag":
@@ -38,6 +41,8 @@ class ShardReader:
             else:
                 s = shard.slices(name)
                 self.numbers.append((name, bsi_mod.BsiSpec(**col["bsi"]), shard.distinct(name), s.shape[0]))
+                if col["kind"] == "date":
+                    self.dates.add(name)
                 slices.append(s)
                 self.entries.append((name, _NUMBER, None, None))
         self.slices = slices
@@ -69,7 +74,8 @@ class ShardReader:
         out: dict[str, Any] = {}
         for name, kind, a, nulls in self.entries:
             if kind == _NUMBER:
-                out[name] = numbers[name]
+                v = numbers[name]
+                out[name] = _EPOCH + timedelta(days=int(v)) if v is not None and name in self.dates else v
             elif nulls is not None and i in nulls:
                 out[name] = None
             elif kind == _FLAG:

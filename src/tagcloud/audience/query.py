@@ -192,8 +192,9 @@ class AudienceEngine:
 
         return BitMap.union(BitMap(), *(s.bitmap(key) & page for s in self.index.shards))
 
-    def _decode(self, name: str, ids: np.ndarray) -> np.ndarray:
-        """Numeric values of sorted ids (NaN → None) from the bit-sliced index."""
+    def _decode(self, name: str, ids: np.ndarray, raw: bool = False) -> np.ndarray:
+        """Values of sorted ids (None where missing) from the bit-sliced index; dates as
+        ``datetime.date`` unless ``raw`` (days since 1970-01-01)."""
         spec = self.index.bsi_spec(name)
         out = np.full(len(ids), None, dtype=object)
         for s in self.index.shards:
@@ -203,6 +204,9 @@ class AudienceEngine:
             codes, has = bsi_mod.decode(s.slices(name), ids[sel].astype(np.int64) - s.lo)
             vals = bsi_mod.to_values(spec, s.distinct(name), codes)
             out[sel[has]] = vals[has]
+        if not raw and self.index.column(name)["kind"] == "date":
+            epoch = np.datetime64("1970-01-01", "D")
+            out = np.array([None if v is None else (epoch + int(v)).item() for v in out], dtype=object)
         return out
 
     def lookup(self, msisdn: str) -> dict[str, Any]:
@@ -296,7 +300,10 @@ class AudienceEngine:
                         codes, has = bsi_mod.decode(s.slices(name), ids)
                         count += int(has.sum())
                         total_value += float(bsi_mod.to_values(spec, s.distinct(name), codes[has]).sum())
-                row(name, col, None, count, sum=total_value, mean=total_value / count if count else None)
+                if kind == "date":  # a sum of days means nothing; the count of members with a date does
+                    row(name, col, None, count)
+                else:
+                    row(name, col, None, count, sum=total_value, mean=total_value / count if count else None)
         products = [
             n
             for n in names
@@ -349,12 +356,12 @@ class AudienceEngine:
         conds: list[str] = []
         if col["kind"] == "enum":
             conds = [f"{by} = '{v}'" for v in col["counts"]]
-        elif col["kind"] in ("number", "date"):
+        elif col["kind"] == "number":
             if edges is None:
                 if not tiers or tiers < 2:
                     raise ValueError(f"split by {by}: give edges or a number of tiers ≥ 2")
                 ids = np.frombuffer(bm.to_array(), dtype=np.uint32)
-                vals = np.array([v for v in self._decode(by, ids) if v is not None], dtype=float)
+                vals = np.array([v for v in self._decode(by, ids, raw=True) if v is not None], dtype=float)
                 if not len(vals):
                     raise ValueError(f"split by {by}: no member has a value")
                 edges = sorted(set(np.quantile(vals, np.arange(1, tiers) / tiers).round(6).tolist()))
