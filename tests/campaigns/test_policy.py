@@ -298,3 +298,25 @@ def _stress(url: str, threads: int, procs: int, n: int) -> None:
 @pytest.mark.slow
 def test_cap_holds_under_threads_and_processes(ledger_url: str) -> None:
     _stress(ledger_url, threads=4, procs=3, n=60)
+
+
+def test_concurrent_senders_claim_each_contact_once(ledger_url: str) -> None:
+    with ContactLedger(ledger_url) as led:
+        led.reserve_list(
+            ["W"] * 400, [f"1350000{i:04d}" for i in range(400)], [None] * 400, [0] * 400, "sms", NOON
+        )
+    claimed: list[int] = []
+    lock = threading.Lock()
+
+    def sender() -> None:
+        with ContactLedger(ledger_url) as led:
+            while rows := led.claim_due("W", 0, "sms", NOON, 7):
+                with lock:
+                    claimed.extend(r[0] for r in rows)
+
+    ts = [threading.Thread(target=sender) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert len(claimed) == 400 and len(set(claimed)) == 400

@@ -499,9 +499,12 @@ def run_due(
     smsc: tuple[str, int] | None = None,
     call_dir: Path | None = None,
     fields: Fields = default_fields,
+    sms_rate: float = 100.0,
+    sms_window: int = 10,
 ) -> RunOutcome:
     """One scheduler pass: launch (once), plan every wave whose time has come, and hand its due
-    contacts to channels (SMS over SMPP, a call list file per wave and day; touchpoints pull).
+    contacts to channels (SMS over SMPP at the SMSC's contracted ``sms_rate`` and ``sms_window``,
+    a call list file per wave and day; touchpoints pull).
     Run it again at any time — after a crash too: every step is idempotent.
     """
     from tagcloud.campaigns.channels.smpp import SmppClient
@@ -514,7 +517,7 @@ def run_due(
             break
         out.planned[i] = plan_wave(ledger, design, target, i)
         if w.channel == Channel.SMS and smsc is not None:
-            with SmppClient(smsc[0], smsc[1]) as client:
+            with SmppClient(smsc[0], smsc[1], rate=sms_rate, window=sms_window) as client:
                 out.sms[i] = run_sms_wave(ledger, design, client, i, now, fields=fields, quiet=False)
         elif w.channel == Channel.OUTBOUND and call_dir is not None:
             p = call_dir / f"{design.campaign_id}-wave{i}-{now:%Y%m%d}.csv"

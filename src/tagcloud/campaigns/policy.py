@@ -655,9 +655,11 @@ class ContactLedger:
                 ),
             )
             rows = db.q(
+                # the outer status test matters on PostgreSQL: a second sender blocked on the same rows
+                # re-checks it on the committed version and skips what the first one claimed
                 "UPDATE contacts SET status=?, status_at=? WHERE contact_id IN (SELECT contact_id FROM contacts "
                 "WHERE campaign_id=? AND wave=? AND channel=? AND status=? AND contact_at <= ? ORDER BY contact_id LIMIT ?) "
-                "RETURNING contact_id, msisdn, offer_id, sub_campaign",
+                "AND status=? RETURNING contact_id, msisdn, offer_id, sub_campaign",
                 (
                     ContactStatus.SUBMITTING.value,
                     epoch(now),
@@ -667,6 +669,7 @@ class ContactLedger:
                     ContactStatus.RESERVED.value,
                     epoch(now),
                     limit,
+                    ContactStatus.RESERVED.value,
                 ),
             )
         return sorted(rows)

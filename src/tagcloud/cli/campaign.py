@@ -45,6 +45,8 @@ def run(
     snapshots: Path = SNAPSHOTS,
     warehouse: Path | None = WAREHOUSE,
     smsc: str = typer.Option("127.0.0.1:2775", help="SMSC host:port"),
+    rate: float = typer.Option(100.0, help="submit_sm per second contracted with the SMSC"),
+    window: int = typer.Option(10, help="unacknowledged submit_sm allowed by the SMSC"),
     calls: Path = typer.Option(Path("var/campaigns/calls"), help="folder for call lists"),
     now: str | None = typer.Option(None, help="pretend it is this time (ISO), for demos"),
 ) -> None:
@@ -70,7 +72,17 @@ def run(
             target = target_from_audience(AudienceEngine.open(warehouse, can_unmask=True), d)
         host, port = smsc.rsplit(":", 1)
         when = dt.datetime.fromisoformat(now) if now else dt.datetime.now()
-        out = run_due(ledger, d, target, snapshots, when, smsc=(host, int(port)), call_dir=calls)
+        out = run_due(
+            ledger,
+            d,
+            target,
+            snapshots,
+            when,
+            smsc=(host, int(port)),
+            call_dir=calls,
+            sms_rate=rate,
+            sms_window=window,
+        )
     for w, counts in out.planned.items():
         typer.echo(f"wave {w}: {counts}")
     for w, (p, n) in out.call_lists.items():
