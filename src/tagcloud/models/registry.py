@@ -78,8 +78,8 @@ MODELS: tuple[ModelSpec, ...] = (
               "recommend a family plan to families not on a family V-net (seed 000 §6.5).", _SEG, "families",
               (*_EVENTS, "subscribers", "billing_monthly"), ("home_work",)),
     ModelSpec("influence", "影响力得分", "0–100: weighted percent ranks of distinct contacts, contacts' contacts, "
-              "originated calls and SMS, data use (seed 003 §3.1).", _SEG, "influence",
-              ("voice_cdr", "sms", "data_xdr", "subscribers")),
+              "originated calls and SMS, data use, among peers of the same home area and age (seed 003 §3.1).",
+              _SEG, "influence", ("voice_cdr", "sms", "data_xdr", "subscribers", "cells"), ("home_work",)),
     ModelSpec("tariff_sensitivity", "资费敏感度", "AHP-weighted indicators of brand, group, family net, rural home, "
               "top-ups, spend, discretionary spend, offers and bill queries (seed 000 §6.4).",
               "tagcloud.models.sensitivity", "run",

@@ -331,17 +331,19 @@ def competitor_students(con: duckdb.DuckDBPyConnection, params: Mapping[str, Any
 
 INFLUENCE_DEFAULTS: dict[str, Any] = {
     # Seed 003 §3.1.3: social circle, information-spreading habits, service use — weighted.
-    "w_circle": 0.5,  # distinct contacts (calls and SMS, any network)
-    "w_reach": 0.2,  # contacts of contacts (on-net): how far word travels
-    "w_spreading": 0.2,  # originated calls + sent SMS per day
-    "w_service": 0.1,  # data sessions and value-added use
+    # each a percent rank among peers of the same home-area type and age band
+    "w_circle": 0.7,  # distinct contacts (calls and SMS, any network)
+    "w_reach": 0.1,  # contacts of contacts (on-net): how far word travels
+    "w_spreading": 0.15,  # originated calls + sent SMS
+    "w_service": 0.05,  # data sessions and value-added use
     "high": 75.0,  # influence_level thresholds on the 0–100 score
     "medium": 50.0,
 }
 
 
 def influence(con: duckdb.DuckDBPyConnection, params: Mapping[str, Any] | None = None) -> pa.Table:
-    """Influence score 0–100: weighted percent ranks of social circle, reach, spreading, service use;
+    """Influence score 0–100: weighted percent ranks of social circle, reach, spreading, service use,
+    each among peers (same home-area type and age band; needs ``model_home_work``);
     influence_level high / medium / low by the ``high`` and ``medium`` thresholds."""
     p = _p(INFLUENCE_DEFAULTS, params)
     return con.sql(
@@ -360,15 +362,18 @@ def influence(con: duckdb.DuckDBPyConnection, params: Mapping[str, Any] | None =
         ), svc AS (SELECT msisdn, count(*) AS sessions FROM data_xdr GROUP BY msisdn
         ), f AS (
             SELECT s.msisdn, coalesce(deg.contacts, 0) AS contacts, coalesce(reach.reach, 0) AS reach,
-                   coalesce(deg.originated, 0) AS originated, coalesce(svc.sessions, 0) AS sessions
+                   coalesce(deg.originated, 0) AS originated, coalesce(svc.sessions, 0) AS sessions,
+                   -- peers: people of the same kind of place and age (a pupil's circle is not a retiree's)
+                   coalesce(c.area_type, '?') || '|' || coalesce(s.age_band, '?') AS peer_group
             FROM subscribers s LEFT JOIN deg USING (msisdn) LEFT JOIN reach USING (msisdn) LEFT JOIN svc USING (msisdn)
+            LEFT JOIN model_home_work h USING (msisdn) LEFT JOIN cells c ON c.cell_id = h.home_cell
         )
         , scored AS (
         SELECT msisdn, contacts, reach,
-               round(100 * ({float(p["w_circle"])} * percent_rank() OVER (ORDER BY contacts)
-                          + {float(p["w_reach"])} * percent_rank() OVER (ORDER BY reach)
-                          + {float(p["w_spreading"])} * percent_rank() OVER (ORDER BY originated)
-                          + {float(p["w_service"])} * percent_rank() OVER (ORDER BY sessions))
+               round(100 * ({float(p["w_circle"])} * percent_rank() OVER (PARTITION BY peer_group ORDER BY contacts)
+                          + {float(p["w_reach"])} * percent_rank() OVER (PARTITION BY peer_group ORDER BY reach)
+                          + {float(p["w_spreading"])} * percent_rank() OVER (PARTITION BY peer_group ORDER BY originated)
+                          + {float(p["w_service"])} * percent_rank() OVER (PARTITION BY peer_group ORDER BY sessions))
                      / {float(p["w_circle"]) + float(p["w_reach"]) + float(p["w_spreading"]) + float(p["w_service"])},
                      2) AS influence_score
         FROM f)
