@@ -156,14 +156,27 @@ def test_transcode_keeps_line_numbers_across_blocks(monkeypatch: pytest.MonkeyPa
     assert out[0] == "第一行,a" and out[1].startswith("\x01bad") and out[2] == "第三行,c" and out[3] == "ok"
 
 
-def test_quoted_fields(wh: Warehouse, tmp_path: Path) -> None:
+@pytest.mark.parametrize("d", [",", "|", "\t"])
+def test_quoted_fields(wh: Warehouse, tmp_path: Path, d: str) -> None:
     cols = TABLES["regions"].column_names
-    rows = ['Q1,"Name, with comma","He said ""hi""",province,,', 'Q2,"unterminated,x,province,,']
-    write_text(tmp_path / "drop" / "regions_q.csv", rows, columns=cols)
+    rows = [
+        d.join(['"Q1"', f'"Name{d} with delimiter"', '"He said ""hi"""', '"province"', "", ""]),
+        d.join(['"Q2"', '"plain"', '""', "province", '"Q1"', "true"]),
+        d.join(["Q3", '"unterminated', "x", "province", "", ""]),
+        d.join(["Q4", 'stray"quote', "x", "province", "", ""]),
+    ]
+    write_text(tmp_path / "drop" / "regions_q.csv", rows, d, columns=cols)
     report = run(tmp_path / "drop", wh)
-    assert report.files[0].reasons == {"truncated_row": 1}
-    got = wh.connect().execute("SELECT name, name_en FROM regions WHERE region_id = 'Q1'").fetchone()
-    assert got == ("Name, with comma", 'He said "hi"')
+    assert report.files[0].reasons == {"truncated_row": 2}
+    con = wh.connect()
+    got = con.execute(
+        "SELECT region_id, name, name_en, parent_id FROM regions WHERE region_id LIKE 'Q%' ORDER BY 1"
+    )
+    assert got.fetchall() == [
+        ("Q1", f"Name{d} with delimiter", 'He said "hi"', None),
+        ("Q2", "plain", None, "Q1"),
+    ]
+    assert con.execute("SELECT row_number FROM quarantine ORDER BY 1").fetchall() == [(4,), (5,)]
 
 
 def test_flat_folder_and_unrecognised_files_are_reported(wh: Warehouse, tmp_path: Path) -> None:
@@ -286,3 +299,28 @@ def test_one_ingest_at_a_time_per_warehouse(wh: Warehouse, tmp_path: Path) -> No
         with pytest.raises(IngestError, match="another ingest is running"):
             run(tmp_path / "drop", wh)
     assert run(tmp_path / "drop", wh).accepted == 1
+
+
+def test_parse_quoted_keeps_line_numbers_and_flags_broken_lines() -> None:
+    from tagcloud.data.ingest import parse_quoted
+
+    text = 'a,b\n"1","x,y"\n\n"2"\n"3,open\n"4","ok"\r\n\x01bad,line\n"6","""q"""\n'
+    tbl = parse_quoted(text.encode(), ",", ["a", "b"])
+    assert tbl is not None
+    rows = sorted(
+        zip(
+            tbl.column("_row").to_pylist(),
+            tbl.column("_pre").to_pylist(),
+            tbl.column("b").to_pylist(),
+            strict=True,
+        )
+    )
+    assert rows == [
+        (2, "", "x,y"),
+        (4, "truncated_row", None),  # one field where two are named
+        (5, "truncated_row", "open"),  # odd number of quotes: broken, and it must not swallow line 6
+        (6, "", "ok"),
+        (7, "encoding_error", "line"),
+        (8, "", '"q"'),
+    ]
+    assert parse_quoted(b'a,b\n"1","x\ry"\n', ",", ["a", "b"]) is None  # a lone CR: let SQL split it

@@ -39,7 +39,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     return base_warehouse(tmp_path_factory.mktemp("recon"))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     kinds=st.lists(st.sampled_from(KINDS), min_size=1, max_size=40),
     delimiter=st.sampled_from([",", "|", "\t"]),

@@ -238,6 +238,99 @@ def _lines_table(buf: bytes) -> Any:
     return pa.table({"_row": np.arange(1, len(ends) + 1, dtype=np.int64), "line": lines})
 
 
+def parse_quoted(buf: bytes, delimiter: str, names: list[str]) -> Any | None:
+    """Parse quoted delimited text (header on line 1) with Arrow's CSV reader; returns an Arrow
+    table of the fields as text plus ``_row`` (line number) and ``_pre`` (encoding_error /
+    truncated_row / NULL), one row per non-blank data line; None when the line numbers cannot be
+    proven (a lone CR, a reader error), so the caller falls back to the SQL splitter.
+
+    Lines are measured with numpy first: a line with an odd number of quotes is broken
+    (``truncated_row``) and its quotes are neutralised so it cannot swallow the following lines.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    arr = np.frombuffer(buf, dtype=np.uint8)
+    nl = np.flatnonzero(arr == 10)
+    starts = np.concatenate([[0], nl + 1]).astype(np.int64)
+    if starts[-1] == len(buf):
+        starts = starts[:-1]
+    if len(starts) < 2:
+        return None
+    spans = np.diff(np.append(starts, len(buf)))  # bytes of each line with its newline
+    has_nl = np.append(np.ones(len(starts) - 1, bool), buf.endswith(b"\n"))
+    content = spans - has_nl
+    last = np.maximum(starts + content - 1, 0)
+    has_cr = (content > 0) & (arr[last] == 13)
+    if int((arr == 13).sum()) != int(has_cr.sum()):
+        return None  # a CR inside a line would end a row for Arrow but not for us
+    blank = (content - has_cr) == 0
+    quotes = np.flatnonzero(arr == 34)
+    odd = ((np.searchsorted(quotes, starts + spans) - np.searchsorted(quotes, starts)) % 2) == 1
+    bad_enc = (content > 0) & (arr[starts] == 1)
+    data: bytes = buf
+    if odd.any():
+        fixed = arr.copy()
+        fixed[np.repeat(odd, spans) & (arr == 34)] = ord("'")
+        data = fixed.tobytes()
+    invalid: list[int] = []
+
+    def on_invalid(row: Any) -> str:
+        if row.number is None:
+            raise ValueError("row number unknown")
+        invalid.append(row.number)
+        return "skip"
+
+    try:
+        tbl = pacsv.read_csv(
+            pa.py_buffer(data),
+            read_options=pacsv.ReadOptions(
+                use_threads=False, skip_rows=1, column_names=names, block_size=1 << 26
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter,
+                quote_char='"',
+                double_quote=True,
+                escape_char=False,
+                newlines_in_values=False,
+                ignore_empty_lines=True,
+                invalid_row_handler=on_invalid,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, ValueError):
+        return None
+    line_no = np.arange(1, len(starts) + 1, dtype=np.int64)
+    data_lines = line_no[1:][~blank[1:]]
+    # Arrow numbers rows among non-blank lines (the header is 1): map them back to line numbers
+    nonblank = np.concatenate([[1], data_lines])
+    idx = np.array(sorted(invalid), dtype=np.int64)
+    if len(idx) and (idx.min() < 2 or idx.max() > len(nonblank)):
+        return None
+    bad = nonblank[idx - 1]
+    ok = data_lines[~np.isin(data_lines, bad)]
+    if len(ok) != tbl.num_rows:
+        return None
+
+    def pre(lines: Any, broken: Any) -> Any:
+        out = np.where(
+            bad_enc[lines - 1], Reason.ENCODING_ERROR.value, np.where(broken, Reason.TRUNCATED_ROW.value, "")
+        )
+        return pa.array(out.astype(object), pa.string()).fill_null("")
+
+    tbl = tbl.append_column("_row", pa.array(ok)).append_column("_pre", pre(ok, odd[ok - 1]))
+    if len(bad):
+        nulls = {c: pa.nulls(len(bad), pa.string()) for c in names}
+        rest = pa.table({**nulls, "_row": pa.array(bad), "_pre": pre(bad, np.ones(len(bad), bool))})
+        tbl = pa.concat_tables([tbl, rest])
+    return tbl
+
+
 # --- the checks ----------------------------------------------------------------------------------
 
 
@@ -460,6 +553,8 @@ class _Run:
         self.stems_seen: dict[tuple[str, str], Path] = {}
         self._cast_cols: set[str] = set()
         self._periods: list[str] = []  # partitions of the current file's accepted rows
+        self._text_lines = False  # lines_arrow (the current text file's lines) is registered
+        self._text_buf: bytes | None = None  # the current text file, transcoded to UTF-8
 
     def close(self) -> None:
         self.con.close()
@@ -517,9 +612,20 @@ class _Run:
         shutil.rmtree(self._stage(src), ignore_errors=True)
         return res
 
+    def _register_lines(self) -> None:
+        """Register the current text file's lines as ``lines_arrow`` (_row, line), once."""
+        if not self._text_lines and self._text_buf is not None:
+            self.con.register("lines_arrow", _lines_table(self._text_buf))
+            self._text_lines = True
+
     def _drop_temp(self) -> None:
+        self._text_buf = None
+        if self._text_lines:
+            self.con.unregister("lines_arrow")
+            self._text_lines = False
         self.con.execute(
-            "DROP TABLE IF EXISTS f; DROP VIEW IF EXISTS v; DROP VIEW IF EXISTS raw; DROP TABLE IF EXISTS raw_text"
+            "DROP TABLE IF EXISTS f; DROP VIEW IF EXISTS v; DROP VIEW IF EXISTS raw; DROP TABLE IF EXISTS raw_text; "
+            "DROP TABLE IF EXISTS split_text"
         )
 
     def _stage(self, src: SourceFile) -> Path:
@@ -581,42 +687,64 @@ class _Run:
         first = buf[: first_end if first_end >= 0 else len(buf)].decode("utf-8").rstrip("\r").lstrip("\ufeff")
         delim, names = sniff_header(first, t, src.path)
         res.encoding, res.delimiter = enc, {"\t": "tab"}.get(delim, delim)
-        lines = _lines_table(buf)
-        self.con.register("lines_arrow", lines)
+        # the quarantine takes raw lines from the text, so it stays until the file is done
+        self._text_buf = buf
         d = _lit(delim)
-        well_formed = "true"
-        if b'"' in buf:
-            # quoted fields: split with a regex that keeps "a,b" together, then unquote; a line the
-            # field grammar does not cover end to end (a stray or unclosed quote) is a broken row
-            field_re = f'("(?:[^"]|"")*"|[^"{re.escape(delim)}]*){re.escape(delim)}'
-            pattern = _lit(field_re)
-            well_formed = f"regexp_full_match(_line || {d}, {_lit(f'(?:{field_re})*')})"
-            split = (
-                f"list_transform(regexp_extract_all(_line || {d}, {pattern}, 1), lambda x: "
-                "CASE WHEN len(x) >= 2 AND starts_with(x, '\"') AND ends_with(x, '\"') "
-                "THEN replace(x[2:-2], '\"\"', '\"') ELSE x END)"
-            )
-        else:
-            split = f"string_split(_line, {d})"
         n = len(names)
         cols = []
         for c in t.columns:
             i = names.index(c.name) + 1
             cols.append(f"NULLIF(_f[{i}], '') AS {_q('_r_' + c.name)}")
-        # materialise the raw fields once; lines are freed as soon as the table exists
+        parsed = parse_quoted(buf, delim, names) if b'"' in buf else None
+        cast_cols = {c.name for c in t.columns if c.type.upper() != "VARCHAR"}
+        if parsed is not None:
+            self.con.register("parsed_arrow", parsed)
+            fields = ", ".join(f"NULLIF({_q(c.name)}, '') AS {_q('_r_' + c.name)}" for c in t.columns)
+            self.con.execute(
+                "CREATE OR REPLACE TEMP TABLE raw_text AS SELECT _row, NULL::VARCHAR AS _raw_line, "
+                f"NULLIF(_pre, '') AS _pre, {fields} FROM parsed_arrow"
+            )
+            self.con.unregister("parsed_arrow")
+            self.con.execute("CREATE OR REPLACE TEMP VIEW raw AS SELECT * FROM raw_text")
+            self._typed_view(t, cast_cols)
+            return cast_cols
+        if b'"' in buf:
+            # Quoted fields. Most lines quote whole fields without inner quotes or delimiters
+            # ("a","b",3): one cheap full-match test, then drop the quotes and split. Other lines
+            # (a delimiter or "" inside quotes) go through a regex that keeps "a,b" together; a
+            # line that grammar does not cover end to end (stray or unclosed quote) gets no
+            # fields, i.e. it is a broken row.
+            e = {"\t": "\\t", "|": "\\|"}.get(delim, delim)
+            plain = f'(?:"[^"{e}]*"|[^"{e}]*)'
+            simple = _lit(f"{plain}(?:{e}{plain})*")
+            field_re = f'("(?:[^"]|"")*"|[^"{e}]*){e}'
+            split = (
+                f"CASE WHEN regexp_full_match(_line, {simple}) THEN string_split(replace(_line, '\"', ''), {d}) "
+                f"WHEN regexp_full_match(_line || {d}, {_lit(f'(?:{field_re})*')}) THEN "
+                f"list_transform(regexp_extract_all(_line || {d}, {_lit(field_re)}, 1), lambda x: "
+                "CASE WHEN len(x) >= 2 AND starts_with(x, '\"') AND ends_with(x, '\"') "
+                "THEN replace(x[2:-2], '\"\"', '\"') ELSE x END) END"
+            )
+        else:
+            split = f"string_split(_line, {d})"
+        # split once into a table: referenced per column, the split expression would be
+        # evaluated once per column
+        self._register_lines()
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE split_text AS SELECT _row, _line, {split} AS _f FROM "
+            "(SELECT _row, rtrim(line, chr(13) || chr(10)) AS _line FROM lines_arrow WHERE _row > 1) "
+            "WHERE _line <> ''"
+        )
         self.con.execute(
             "CREATE OR REPLACE TEMP TABLE raw_text AS SELECT _row, "
             "CASE WHEN starts_with(_line, chr(1)) THEN _line[2:] ELSE _line END AS _raw_line, "
             f"CASE WHEN starts_with(_line, chr(1)) THEN {_lit(Reason.ENCODING_ERROR.value)} "
-            f"WHEN len(_f) <> {n} OR NOT {well_formed} THEN {_lit(Reason.TRUNCATED_ROW.value)} END AS _pre, "
+            f"WHEN _f IS NULL OR len(_f) <> {n} THEN {_lit(Reason.TRUNCATED_ROW.value)} END AS _pre, "
             + ", ".join(cols)
-            + f" FROM (SELECT _row, _line, {split} AS _f FROM "
-            "(SELECT _row, rtrim(line, chr(13) || chr(10)) AS _line FROM lines_arrow WHERE _row > 1) "
-            "WHERE _line <> '')"
+            + " FROM split_text"
         )
-        self.con.unregister("lines_arrow")
+        self.con.execute("DROP TABLE split_text")
         self.con.execute("CREATE OR REPLACE TEMP VIEW raw AS SELECT * FROM raw_text")
-        cast_cols = {c.name for c in t.columns if c.type.upper() != "VARCHAR"}
         self._typed_view(t, cast_cols)
         return cast_cols
 
@@ -751,10 +879,16 @@ class _Run:
                 f"CAST({_q(('_r_' if c.name in cast_cols else '') + c.name)} AS VARCHAR) AS {_q(c.name)}"
                 for c in t.columns
             )
+            rows, raw_line = "(SELECT * FROM f WHERE _fail IS NOT NULL) f", "_raw_line"
+            if self._text_buf is not None:  # text: the line as read (without newline and bad-line mark)
+                self._register_lines()
+                rows += " LEFT JOIN lines_arrow l USING (_row)"
+                line = "rtrim(l.line, chr(13) || chr(10))"
+                raw_line = f"coalesce(_raw_line, CASE WHEN starts_with({line}, chr(1)) THEN {line}[2:] ELSE {line} END)"
             con.execute(
                 f"COPY (SELECT {_lit(str(src.path))} AS source_file, _row AS row_number, "
                 "split_part(_fail, ':', 1) AS reason, split_part(_fail, ':', 2) AS column_name, "
-                f"_raw_line AS raw_line, {raw} FROM f WHERE _fail IS NOT NULL ORDER BY _row) "
+                f"{raw_line} AS raw_line, {raw} FROM {rows} ORDER BY _row) "
                 f"TO {_lit(str(q_out))} (FORMAT parquet, COMPRESSION {COMPRESSION})"
             )
             moves.append((q_out, f"quarantine/{src.table}/{src.stem}.parquet"))
