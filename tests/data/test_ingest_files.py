@@ -301,11 +301,11 @@ def test_one_ingest_at_a_time_per_warehouse(wh: Warehouse, tmp_path: Path) -> No
     assert run(tmp_path / "drop", wh).accepted == 1
 
 
-def test_parse_quoted_keeps_line_numbers_and_flags_broken_lines() -> None:
-    from tagcloud.data.ingest import parse_quoted
+def test_parse_text_keeps_line_numbers_and_flags_broken_lines() -> None:
+    from tagcloud.data.ingest import parse_text
 
     text = 'a,b\n"1","x,y"\n\n"2"\n"3,open\n"4","ok"\r\n\x01bad,line\n"6","""q"""\n'
-    tbl = parse_quoted(text.encode(), ",", ["a", "b"])
+    tbl = parse_text(text.encode(), ",", ["a", "b"])
     assert tbl is not None
     rows = sorted(
         zip(
@@ -323,4 +323,26 @@ def test_parse_quoted_keeps_line_numbers_and_flags_broken_lines() -> None:
         (7, "encoding_error", "line"),
         (8, "", '"q"'),
     ]
-    assert parse_quoted(b'a,b\n"1","x\ry"\n', ",", ["a", "b"]) is None  # a lone CR: let SQL split it
+    assert parse_text(b'a,b\n"1","x\ry"\n', ",", ["a", "b"]) is None  # a lone CR: let SQL split it
+
+
+def test_sql_splitter_fallback_for_a_lone_carriage_return(wh: Warehouse, tmp_path: Path) -> None:
+    """A CR inside a value would end a row for Arrow's reader: such files are split in SQL, with
+    the same checks and line numbers."""
+    cols = TABLES["regions"].column_names
+    rows = [
+        "Z1,line\rbreak,,province,,",
+        '"Z2","quoted, comma",,"province",,',
+        "Z3,short",
+        "Z4,ok,,township,Z1,true",
+    ]
+    path = tmp_path / "drop" / "regions_cr.csv"
+    write_text(path, rows, columns=cols)
+    path.write_bytes(path.read_bytes().replace(b"Z4,ok", b"Z4,\xff\xfeok"))
+    report = run(tmp_path / "drop", wh, encoding="utf-8")
+    assert report.files[0].reasons == {"encoding_error": 1, "truncated_row": 1}
+    con = wh.connect()
+    got = con.execute("SELECT region_id, name FROM regions WHERE region_id LIKE 'Z%' ORDER BY 1").fetchall()
+    assert got == [("Z1", "line\rbreak"), ("Z2", "quoted, comma")]
+    q = con.execute("SELECT row_number, reason, raw_line FROM quarantine ORDER BY 1").fetchall()
+    assert q == [(4, "truncated_row", "Z3,short"), (5, "encoding_error", "Z4,\\xff\\xfeok,,township,Z1,true")]

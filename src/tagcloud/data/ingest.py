@@ -238,8 +238,8 @@ def _lines_table(buf: bytes) -> Any:
     return pa.table({"_row": np.arange(1, len(ends) + 1, dtype=np.int64), "line": lines})
 
 
-def parse_quoted(buf: bytes, delimiter: str, names: list[str]) -> Any | None:
-    """Parse quoted delimited text (header on line 1) with Arrow's CSV reader; returns an Arrow
+def parse_text(buf: bytes, delimiter: str, names: list[str]) -> Any | None:
+    """Parse delimited text (header on line 1) with Arrow's C++ CSV reader; returns an Arrow
     table of the fields as text plus ``_row`` (line number) and ``_pre`` (encoding_error /
     truncated_row / NULL), one row per non-blank data line; None when the line numbers cannot be
     proven (a lone CR, a reader error), so the caller falls back to the SQL splitter.
@@ -695,7 +695,7 @@ class _Run:
         for c in t.columns:
             i = names.index(c.name) + 1
             cols.append(f"NULLIF(_f[{i}], '') AS {_q('_r_' + c.name)}")
-        parsed = parse_quoted(buf, delim, names) if b'"' in buf else None
+        parsed = parse_text(buf, delim, names)
         cast_cols = {c.name for c in t.columns if c.type.upper() != "VARCHAR"}
         if parsed is not None:
             self.con.register("parsed_arrow", parsed)
