@@ -127,6 +127,7 @@ class DaySimulator:
             "service_contacts": 1,
             "orders": 1,
         }
+        self.fav_cw_t = np.ascontiguousarray(pop.fav_cw.T, dtype=np.float32)  # one row per slot
         self.seconds: dict[str, float] = {}  # generation time per table (the benchmark reports it)
         self.holdings = pop.holdings.copy()
         self.plan = pop.plan.astype(np.int64).copy()
@@ -483,8 +484,10 @@ class DaySimulator:
         rate = p.xdr_rate * self._usage_factor(np.arange(n), d) * (1.15 if off else 1.0)
         subs = np.repeat(np.arange(n), rng.poisson(rate))
         hours = self._hours(subs, off, rng)
-        u = rng.random(len(subs))
-        slot = (u[:, None] > p.fav_cw[subs]).sum(axis=1).clip(0, p.fav_cw.shape[1] - 1)
+        u = rng.random(len(subs), dtype=np.float32)
+        slot = np.zeros(len(subs), np.int64)
+        for k in range(self.fav_cw_t.shape[0] - 1):  # inverse CDF over the few favourite slots
+            slot += u > self.fav_cw_t[k][subs]
         app = p.fav_app[subs, slot].astype(np.int64)
         # stock traders check quotes in trading hours on workdays
         if not off:

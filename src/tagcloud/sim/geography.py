@@ -112,12 +112,15 @@ class _Names:
         self.used: set[str] = set()
 
     def __call__(self) -> tuple[str, str]:
-        while True:
-            a, b = self.rng.integers(len(_SYLLABLES), size=2)
-            zh = _SYLLABLES[a][0] + _SYLLABLES[b][0]
-            if a != b and zh not in self.used:
+        # two syllables give ~1,700 names; big provinces fall back to three (~70,000)
+        for tries in range(1_000_000):
+            k = 2 if tries < 200 else 3
+            idx = self.rng.integers(len(_SYLLABLES), size=k)
+            zh = "".join(_SYLLABLES[i][0] for i in idx)
+            if len(set(idx.tolist())) == k and zh not in self.used:
                 self.used.add(zh)
-                return zh, _SYLLABLES[a][1] + _SYLLABLES[b][1].lower()
+                return zh, _SYLLABLES[idx[0]][1] + "".join(_SYLLABLES[i][1].lower() for i in idx[1:])
+        raise RuntimeError("ran out of place names")
 
 
 def build_geography(n_subscribers: int, rng: np.random.Generator) -> Geography:
