@@ -106,6 +106,20 @@ def category_name(category: str, lang: str) -> str:
     return str(c.name_en if lang.startswith("en") else c.name_zh)
 
 
+def value_label(name: str, value: str, lang: str) -> str:
+    """An enum value's name (the tag's value list in the catalogue, else the model's code tables)."""
+    cat = catalogue()
+    tag = cat.tags.get(name) if cat is not None else None
+    for v in getattr(tag, "values", ()) or ():
+        if v.value == value:
+            return str(v.name_en if lang.startswith("en") else v.name_zh)
+    from tagcloud.data.codes import CODE_TABLES, label
+
+    if name in CODE_TABLES:
+        return label(name, value, "en" if lang.startswith("en") else "zh")
+    return value
+
+
 def tree(items: dict[str, Entry], lang: str) -> list[dict[str, Any]]:
     """Aspect → category → entries, with counts of entries per node (the tree on the left)."""
     cat = catalogue()

@@ -91,6 +91,7 @@ def builder(request: HttpRequest) -> HttpResponse:
     start = [c for c in request.GET.getlist("cond") if c.strip()]
     groups = scope(request).filter_queryset(SavedGroup.objects.all(), "region_id")[:50]
     numeric = [(n, label(m, n)) for n, m in columns.items() if m.get("kind") in ("number", "enum")]
+    examples = _examples(columns)
     return render(
         request,
         "audience/builder.html",
@@ -104,6 +105,7 @@ def builder(request: HttpRequest) -> HttpResponse:
                 ensure_ascii=False,
             ),
             "operators_json": json.dumps(OPERATORS),
+            "ex": examples,
             "rows": start or [""],
             "groups": groups,
             "split_columns": [c for c in numeric if columns[c[0]].get("category") != "region"],
@@ -114,6 +116,32 @@ def builder(request: HttpRequest) -> HttpResponse:
             ],
         },
     )
+
+
+def _examples(columns: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Names of this build to show in the syntax help (a number, an enum and its values, flags)."""
+
+    def first(kind: str, default: str, skip: tuple[str, ...] = ()) -> str:
+        return next(
+            (
+                n
+                for n, m in columns.items()
+                if m.get("kind") == kind and m.get("category") != "region" and n not in skip
+            ),
+            default,
+        )
+
+    enum = first("enum", "brand")
+    values = [*((columns.get(enum) or {}).get("values") or ["a"]), "b"]
+    flag = first("flag", "is_student")
+    return {
+        "number": first("number", "arpu"),
+        "enum": enum,
+        "v1": str(values[0]),
+        "v2": str(values[1]),
+        "flag": flag,
+        "flag2": first("flag", "complaint_sensitive", (flag,)),
+    }
 
 
 @require("build_audience")

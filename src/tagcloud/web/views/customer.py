@@ -33,22 +33,44 @@ def lookup_in_scope(request: HttpRequest, msisdn: str, unmask: bool = False) -> 
     return {"row": found, "columns": eng.index.columns}
 
 
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:,.0f}" if v.is_integer() else f"{v:,.2f}"
+    return str(v)
+
+
 def sections(row: dict[str, Any], columns: dict[str, dict[str, Any]]) -> tuple[list[Any], list[Any]]:
-    """(basic profile items, tags by category) for display; flags shown only when they hold."""
-    basic = [(label(columns[c], c), row[c]) for c in BASIC if c in columns and row.get(c) is not None]
-    cats: dict[str, list[tuple[str, str, Any]]] = {}
+    """(basic profile items, categories) for display. Per category: the tags the customer holds
+    and enum values as chips, then the non-zero measures (zeros are behaviour that did not happen)."""
+    from django.utils.translation import get_language
+
+    from tagcloud.web.taglib.library import category_name, value_label
+
+    lang = get_language() or "zh-hans"
+    basic = [
+        (label(columns[c], c), value_label(c, _fmt(row[c]), lang))
+        for c in BASIC
+        if c in columns and row.get(c) is not None
+    ]
+    cats: dict[str, dict[str, list[Any]]] = {}
     for name, meta in columns.items():
         v = row.get(name)
         cat = str(meta.get("category") or "other")
         if cat == "region" or name in BASIC or v is None or v is False:
             continue
-        cats.setdefault(cat, []).append((name, label(meta, name), v))
-    from django.utils.translation import get_language
-
-    from tagcloud.web.taglib.library import category_name
-
-    lang = get_language() or "zh-hans"
-    return basic, sorted((category_name(c, lang), items) for c, items in cats.items())
+        box = cats.setdefault(cat, {"chips": [], "measures": []})
+        if v is True:
+            box["chips"].append((name, label(meta, name), None))
+        elif meta.get("kind") == "enum":
+            box["chips"].append((name, label(meta, name), value_label(name, str(v), lang)))
+        elif v != 0:
+            box["measures"].append((name, label(meta, name), _fmt(v)))
+    out = [
+        {"name": category_name(c, lang), **box} for c, box in cats.items() if box["chips"] or box["measures"]
+    ]
+    # Categories where the customer holds tags first: that is what a marketer reads first.
+    out.sort(key=lambda b: (-len(b["chips"]), b["name"]))
+    return basic, out
 
 
 @require("lookup_customer")
