@@ -335,11 +335,13 @@ def translate(
     *,
     into: str = "xdr_translated",
 ) -> int:
-    """Translate every record of the relation ``source`` (data_xdr columns) into table ``into``.
+    """Translate every record of the relation ``source`` (data_xdr columns).
 
-    ``into`` gets the columns of ``TRANSLATED_COLUMNS``: the site, app and category of each record,
-    the content type and id where a path rule matched, and ``matched_by`` (host, domain, server,
-    registrable or none). Returns the number of records translated.
+    Writes table ``<into>_ids`` (one row per record with an integer ``label``), table
+    ``<into>_labels`` (label → site, app, category, matched_by) and view ``<into>`` with the
+    columns of ``TRANSLATED_COLUMNS``: site, app and category of each record, the content type and
+    id where a path rule matched, and ``matched_by`` (host, domain, server, registrable or none).
+    Returns the number of records translated.
     """
     rules = rules or load_rules()
     site_keys, servers = _rule_tables(rules)
@@ -389,24 +391,33 @@ def translate(
     import pyarrow as pa
 
     psl = _psl()
-    con.register(
-        "_url_unknown_hosts",
-        pa.table(
-            {
-                "host": pa.array(unknown, pa.string()),
-                "site": pa.array([psl.privatesuffix(normalise_host(h)) for h in unknown], pa.string()),
-            }
-        ),
-    )
-    # One lookup row per distinct host: known hosts carry their rule, unknown ones only a site.
+    unknown_hosts = pa.array(unknown, pa.string())
+    # One PSL lookup per distinct unknown host, not per record.
+    unknown_sites = pa.array([psl.privatesuffix(normalise_host(h)) for h in unknown], pa.string())
+    # Every outcome is a small integer label (site rule × host/domain, server rule, registrable
+    # domain) so the per-record table holds integers; names are joined after aggregation.
+    n_sites, n_servers = len(rules.sites), len(rules.servers)
+    con.register("_url_unknown_hosts", pa.table({"host": unknown_hosts, "site": unknown_sites}))
     con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _url_host_lookup AS
-        SELECT h.host, h.rule, f.site, f.app, f.category,
-               CASE WHEN h.exact THEN 'host' ELSE 'domain' END AS matched_by
-        FROM _url_hosts h JOIN _url_site_fields f ON f.rule = h.rule
+        f"""
+        CREATE OR REPLACE TABLE {into}_labels AS
+        SELECT rule * 2 + e AS label, site, app, category,
+               CASE WHEN e = 1 THEN 'host' ELSE 'domain' END AS matched_by
+        FROM _url_site_fields, (VALUES (0), (1)) v(e)
         UNION ALL
-        SELECT host, NULL, site, NULL, NULL, 'registrable' FROM _url_unknown_hosts
+        SELECT {2 * n_sites} + server_rule, site, app, category, 'server' FROM _url_server_fields
+        UNION ALL
+        SELECT {2 * n_sites + n_servers} + CAST(row_number() OVER () AS INTEGER) - 1, site, NULL, NULL, 'registrable'
+        FROM (SELECT DISTINCT site FROM _url_unknown_hosts WHERE site IS NOT NULL)
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _url_host_lookup AS
+        SELECT host, rule, rule * 2 + exact::INT AS label FROM _url_hosts
+        UNION ALL
+        SELECT u.host, NULL, l.label FROM _url_unknown_hosts u
+        JOIN {into}_labels l ON l.site = u.site AND l.matched_by = 'registrable'
         """
     )
     # 2. Distinct (address, port) pairs → most specific server block (address parsed once per pair).
@@ -438,25 +449,18 @@ def translate(
             SELECT server_ip, server_port, arg_max(server_rule, rank) AS server_rule
             FROM m GROUP BY server_ip, server_port
         )
-        SELECT b.server_ip, b.server_port, f.site, f.app, f.category
-        FROM best b JOIN _url_server_fields f USING (server_rule)
+        SELECT server_ip, server_port, {2 * n_sites} + server_rule AS label FROM best
         """
     )
     # 3. Every record: two hash joins on small lookups; content ids with constant patterns.
     ctype, cid = _content_sql(rules, "h.rule", "x.uri_path")
     con.execute(
         f"""
-        CREATE OR REPLACE TABLE {into} AS
+        CREATE OR REPLACE TABLE {into}_ids AS
         SELECT x.record_id, x.msisdn, x.start_time,
-               CASE WHEN h.rule IS NOT NULL THEN h.site ELSE COALESCE(sv.site, h.site) END AS site,
-               CASE WHEN h.rule IS NOT NULL THEN h.app ELSE sv.app END AS app,
-               CASE WHEN h.rule IS NOT NULL THEN h.category ELSE sv.category END AS category,
+               CASE WHEN h.rule IS NOT NULL THEN h.label ELSE coalesce(sv.label, h.label) END AS label,
                {ctype} AS content_type,
                {cid} AS content_id,
-               CASE WHEN h.rule IS NOT NULL THEN h.matched_by
-                    WHEN sv.site IS NOT NULL THEN 'server'
-                    WHEN h.site IS NOT NULL THEN 'registrable'
-                    ELSE 'none' END AS matched_by,
                x.bytes_up + x.bytes_down AS bytes,
                x.duration_s
         FROM {src} x
@@ -464,7 +468,15 @@ def translate(
         LEFT JOIN _url_server_lookup sv ON sv.server_ip = x.server_ip AND sv.server_port = x.server_port
         """
     )
-    n = con.execute(f"SELECT count(*) FROM {into}").fetchall()
+    con.execute(
+        f"""
+        CREATE OR REPLACE VIEW {into} AS
+        SELECT i.record_id, i.msisdn, i.start_time, l.site, l.app, l.category, i.content_type, i.content_id,
+               coalesce(l.matched_by, 'none') AS matched_by, i.bytes, i.duration_s
+        FROM {into}_ids i LEFT JOIN {into}_labels l USING (label)
+        """
+    )
+    n = con.execute(f"SELECT count(*) FROM {into}_ids").fetchall()
     for t in (
         "_url_site_keys",
         "_url_site_fields",
@@ -479,27 +491,31 @@ def translate(
 def usage_sql(translated: str = "xdr_translated") -> str:
     """Per-subscriber usage by site, app, category and content: long form, one row per pair.
 
-    Columns: msisdn, level (site/app/category/song/artist/book/game/video), key, sessions,
-    bytes, seconds, days.
+    Reads ``<translated>_ids`` and ``<translated>_labels`` (written by :func:`translate`); groups
+    the integer labels per subscriber and day first, so names are joined to a few rows, not to
+    every record. Columns: msisdn, level (site/app/category/song/artist/book/game/video/…), key,
+    sessions, bytes, seconds, days.
     """
-    parts = []
-    for level, col, cond in (
-        ("site", "site", "site IS NOT NULL"),
-        ("app", "app", "app IS NOT NULL"),
-        ("category", "category", "category IS NOT NULL"),
-    ):
-        parts.append(
-            f"""SELECT msisdn, '{level}' AS level, {col} AS key, count(*) AS sessions, sum(bytes) AS bytes,
-                       sum(duration_s) AS seconds, count(DISTINCT CAST(start_time AS DATE)) AS days
-                FROM {translated} WHERE {cond} GROUP BY msisdn, {col}"""
-        )
-    parts.append(
-        f"""SELECT msisdn, content_type AS level, content_id AS key, count(*), sum(bytes), sum(duration_s),
-                   count(DISTINCT CAST(start_time AS DATE))
-            FROM {translated} WHERE content_id IS NOT NULL AND content_id <> ''
-            GROUP BY msisdn, content_type, content_id"""
+    ids, labels = f"{translated}_ids", f"{translated}_labels"
+    per_level = " UNION ALL ".join(
+        f"""SELECT msisdn, '{col}' AS level, {col} AS key, sum(n) AS sessions, sum(b) AS bytes,
+                   sum(s) AS seconds, count(DISTINCT day) AS days
+            FROM j WHERE {col} IS NOT NULL GROUP BY msisdn, {col}"""
+        for col in ("site", "app", "category")
     )
-    return " UNION ALL ".join(parts)
+    return f"""
+        WITH d AS (
+            SELECT msisdn, label, CAST(start_time AS DATE) AS day, count(*) AS n, sum(bytes) AS b,
+                   sum(duration_s) AS s
+            FROM {ids} WHERE label IS NOT NULL GROUP BY ALL
+        ), j AS (SELECT d.*, l.site, l.app, l.category FROM d JOIN {labels} l USING (label))
+        {per_level}
+        UNION ALL
+        SELECT msisdn, content_type, content_id, count(*), sum(bytes), sum(duration_s),
+               count(DISTINCT CAST(start_time AS DATE))
+        FROM {ids} WHERE content_id IS NOT NULL AND content_id <> ''
+        GROUP BY msisdn, content_type, content_id
+    """
 
 
 # Interest categories that become tags (兴趣偏好): a subscriber is interested when the category has
