@@ -1,0 +1,55 @@
+"""The ``tagcloud models`` commands: thin, and bad input gets a clear error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from typer.testing import CliRunner
+
+from tagcloud.cli import app
+
+runner = CliRunner()
+
+
+def test_ahp_command(tmp_path: Path) -> None:
+    ok = tmp_path / "ok.csv"
+    ok.write_text("price,quality,service\n1,3,5\n1/3,1,3\n1/5,1/3,1\n", encoding="utf-8")
+    r = runner.invoke(app, ["models", "ahp", str(ok)])
+    assert r.exit_code == 0, r.output
+    assert "price                0.6370" in r.output and "CR = 0.0332" in r.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b,c\n1,5,1/5\n1/5,1,5\n5,1/5,1\n", encoding="utf-8")
+    r = runner.invoke(app, ["models", "ahp", str(bad)])
+    assert r.exit_code != 0 and "exceeds 0.10" in r.output
+
+
+def test_train_command_writes_scores(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    n = 600
+    x = rng.normal(size=n)
+    pq.write_table(
+        pa.table({"msisdn": [f"139{i:08d}" for i in range(n)], "x": x, "noise": rng.normal(size=n),
+                  "took": (x + rng.normal(scale=0.5, size=n)) > 1.0}),
+        tmp_path / "attrs.parquet",
+    )  # fmt: skip
+    r = runner.invoke(
+        app,
+        ["models", "train", str(tmp_path / "attrs.parquet"), "--label", "took", "--name", "offer_x",
+         "--warehouse", str(tmp_path / "wh"), "--folds", "3"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "CV AUC" in r.output
+    out = pq.read_table(tmp_path / "wh" / "models" / "offer_x.parquet")
+    assert out.column_names == ["msisdn", "offer_x_score", "offer_x_decile"] and out.num_rows == n
+    r = runner.invoke(
+        app, ["models", "train", str(tmp_path / "attrs.parquet"), "--label", "nope", "--name", "y"]
+    )
+    assert r.exit_code != 0 and "label column 'nope'" in r.output
+
+
+def test_unknown_model_named(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["models", "run", "--warehouse", str(tmp_path), "--only", "hom_work"])
+    assert r.exit_code != 0 and "unknown model 'hom_work'" in r.output
