@@ -57,3 +57,25 @@ def test_api_customer(clients: dict[str, Any], warehouse: Any) -> None:
     other = number_in(warehouse, "county_id = 'C05K04'")
     assert clients["county_marketer"].get(f"/api/customers/{other}").status_code == 404
     assert clients["analyst"].get(f"/api/customers/{n}").status_code == 403
+
+
+def test_contact_history_from_the_campaign_ledger(
+    clients: dict[str, Any], warehouse: Any, tmp_path: Any, settings: Any
+) -> None:
+    import datetime as dt
+
+    from tagcloud.campaigns.policy import ContactLedger
+
+    n = number_in(warehouse, "county_id = 'C01K01'")
+    url = f"sqlite:///{tmp_path / 'campaigns.db'}"
+    with ContactLedger(url) as ledger:
+        ledger.record_response(
+            n, "5g_pack_30", "10086", "accepted", dt.datetime(2026, 10, 3, 10, 0), campaign_id="cmp_5g"
+        )
+    settings.CAMPAIGN_DB = url
+    html = post(clients["county_marketer"], "/customer/", {"msisdn": n}).content.decode()
+    assert "cmp_5g" in html and "5g_pack_30" in html
+    settings.CAMPAIGN_DB = ""
+    assert (
+        "尚无营销活动数据" in post(clients["county_marketer"], "/customer/", {"msisdn": n}).content.decode()
+    )

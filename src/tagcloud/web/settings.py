@@ -15,6 +15,10 @@ VAR_DIR = Path(os.environ.get("TAGCLOUD_VAR_DIR", "var/web")).resolve()
 # The warehouse the pages read (simulate → ingest → build writes it); the demo sets it.
 WAREHOUSE_DIR = Path(os.environ.get("TAGCLOUD_WAREHOUSE", "var/demo/warehouse")).resolve()
 
+# The campaigns' contact ledger (shared contact memory), when campaigns run: customer 360 shows
+# each customer's contacts and responses from it.
+CAMPAIGN_DB = os.environ.get("TAGCLOUD_CAMPAIGN_DB", "")
+
 DEBUG = os.environ.get("TAGCLOUD_DEBUG", "0") == "1"
 # A development key only; a deployment must set its own (checked by `manage.py check --deploy`).
 SECRET_KEY = os.environ.get("TAGCLOUD_SECRET_KEY", "tagcloud-dev-only-not-for-production-3f9c2a7e51d84b06")

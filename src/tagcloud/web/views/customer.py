@@ -4,6 +4,7 @@ an unmask (whole number) is a separate, audited action for roles that may."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -31,6 +32,20 @@ def lookup_in_scope(request: HttpRequest, msisdn: str, unmask: bool = False) -> 
         raise LookupError("out of region")
     record(request, AuditAction.UNMASK if unmask else AuditAction.LOOKUP, mask_msisdn(msisdn), rows=1)
     return {"row": found, "columns": eng.index.columns}
+
+
+def contact_history(msisdn: str, limit: int = 30) -> list[dict[str, Any]] | None:
+    """The customer's contacts and responses from the campaigns' ledger, newest first; None when no
+    campaign database is configured (or an SQLite one does not exist yet: opening would create it)."""
+    from django.conf import settings
+
+    url = str(getattr(settings, "CAMPAIGN_DB", "") or "")
+    if not url or (url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists()):
+        return None
+    from tagcloud.campaigns.policy import ContactLedger
+
+    with ContactLedger(url) as ledger:
+        return ledger.history(msisdn)[:limit]
 
 
 def _fmt(v: Any) -> str:
@@ -97,4 +112,5 @@ def customer(request: HttpRequest) -> HttpResponse:
             ctx["basic"], ctx["categories"] = sections(row, found["columns"])
             ctx["row"] = row
             ctx["shown_number"] = row["msisdn"]
+            ctx["history"] = contact_history(msisdn)
     return render(request, "customer.html", ctx, status=status)
