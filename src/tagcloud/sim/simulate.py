@@ -44,7 +44,8 @@ if TYPE_CHECKING:
 
 DEFAULT_START = dt.date(2026, 9, 15)  # 30 days cover Mid-Autumn (9-25) and National Day (10-1..7)
 REFERENCE_TABLES = ("regions", "townships", "cells", "products", "handsets", "competitor_ranges", "calendar")
-DAY_TABLES = ("voice_cdr", "sms", "data_xdr", "roaming", "payments", "service_contacts")
+# data_xdr last: its write (the biggest) overlaps the generation of the next day
+DAY_TABLES = ("voice_cdr", "sms", "roaming", "payments", "service_contacts", "data_xdr")
 MONTH_TABLES = ("billing_monthly", "orders", "subscriber_handsets")
 
 

@@ -57,9 +57,9 @@ class TableWriter:
         if self._pool is None:
             self._write(data, path)
         else:
-            # keep at most two writes in flight so memory stays bounded
+            # one write in flight: memory stays bounded (a day of xDR is ~1.5 GB of Arrow at 1M)
             self._pending = [f for f in self._pending if not f.done()]
-            while len(self._pending) >= 2:
+            while self._pending:
                 self._pending.pop(0).result()
             self._pending.append(self._pool.submit(self._write, data, path))
         return path
