@@ -90,3 +90,14 @@ def test_web_quick() -> None:
     r = json.loads(out.stdout.strip().splitlines()[-1])
     assert r["requests"] == 20 and r["counts_agree"], out.stdout
     assert r["web_p50_ms"] > 0 and r["http_p50_ms"] > 0 and r["library_p50_ms"] > 0
+
+
+@pytest.mark.bench
+@pytest.mark.spark
+@pytest.mark.slow
+def test_build_quick() -> None:
+    r = _load("build").main(["--quick"])
+    assert r.subscribers == 300 and r.wide_rows > 250 and r.columns > 900
+    # the baseline really read the window, the build scanned it, and Spark built the same table
+    assert r.baseline_seconds > 0 and r.rows_scanned > 10_000
+    assert r.spark_seconds is not None and r.identical is True

@@ -566,8 +566,8 @@ def _register_translated(
 
     rules = load_rules()
     fp = _fingerprint([inputs.get("data_xdr"), getattr(rules, "version", None), window.label])
-    path = parts_dir / "_xdr_translated.parquet"
-    meta = parts_dir / "_xdr_translated.json"
+    path = parts_dir / "xdr_translated.input.parquet"  # no leading "_": Hadoop readers skip such files
+    meta = parts_dir / "xdr_translated.input.json"
     if not (path.is_file() and meta.is_file() and json.loads(meta.read_text()).get("fingerprint") == fp):
         con = duckdb.connect()
         try:

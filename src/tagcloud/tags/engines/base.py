@@ -12,14 +12,29 @@ from typing import Any, ClassVar
 class Engine(ABC):
     name: ClassVar[str]
     dialect: ClassVar[str]  # SQLGlot dialect the engine speaks
+    # COUNT(DISTINCT x) as SIZE(COLLECT_SET(x)): same result (both skip NULLs), but Spark plans many
+    # distinct aggregates in one query as an Expand that copies every row once per aggregate.
+    distinct_as_set: ClassVar[bool] = False
 
     def sql(self, duckdb_sql: str) -> str:
         """The statement in this engine's dialect."""
-        if self.dialect == "duckdb":
+        if self.dialect == "duckdb" and not self.distinct_as_set:
             return duckdb_sql
         import sqlglot
+        from sqlglot import exp
 
-        return sqlglot.transpile(duckdb_sql, read="duckdb", write=self.dialect)[0]
+        tree = sqlglot.parse_one(duckdb_sql, read="duckdb")
+        if self.distinct_as_set:
+
+            def rewrite(node: exp.Expr) -> exp.Expr:
+                if isinstance(node, exp.Count) and isinstance(node.this, exp.Distinct):
+                    args = node.this.expressions
+                    if len(args) == 1:
+                        return exp.func("SIZE", exp.func("COLLECT_SET", args[0]))
+                return node
+
+            tree = tree.transform(rewrite)
+        return tree.sql(dialect=self.dialect)
 
     @abstractmethod
     def register_files(

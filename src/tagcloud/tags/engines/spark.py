@@ -30,6 +30,7 @@ def spark_session(master: str = "local[2]") -> Any:
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.sql.ansi.enabled", "false")  # DuckDB-like: x / 0 is NULL, not an error
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", "2g")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .getOrCreate()
@@ -41,6 +42,7 @@ def spark_session(master: str = "local[2]") -> Any:
 class SparkEngine(Engine):
     name: ClassVar[str] = "spark"
     dialect: ClassVar[str] = "spark"
+    distinct_as_set: ClassVar[bool] = True
 
     def __init__(self, master: str = "local[2]") -> None:
         self.spark = spark_session(master)

@@ -1,0 +1,157 @@
+"""Benchmark: the tag build (every attribute and tag of the catalogue) over a simulated province.
+
+Simulates and ingests a province (or reuses a warehouse), then in the same run measures:
+
+* the baseline: DuckDB reading every input row of the window once (``count(*)`` per column set
+  the sources read), i.e. the floor a build cannot beat;
+* the full DuckDB build (``--force``: no cached source parts), rows scanned per second;
+* the same catalogue on Spark local mode (the same SQL through SQLGlot), as a ratio.
+
+    uv run python bench/build.py --subscribers 100000 --days 30      # a realistic month
+    uv run python bench/build.py --warehouse /path/to/wh --period 2026-10
+    uv run python bench/build.py --quick                               # run by tests/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Result:
+    subscribers: int
+    days: int
+    rows_scanned: int
+    baseline_seconds: float
+    duckdb_seconds: float
+    spark_seconds: float | None
+    columns: int
+    wide_rows: int
+    per_engine_rows: dict[str, int] = field(default_factory=dict)
+    identical: bool | None = None
+
+    @property
+    def duckdb_rate(self) -> float:
+        return self.rows_scanned / self.duckdb_seconds if self.duckdb_seconds else 0.0
+
+
+def _baseline(warehouse: Path, period: str) -> tuple[float, int]:
+    """Seconds for DuckDB to read every input row of the window once, and the rows read."""
+    from tagcloud.data.model import TABLES
+    from tagcloud.data.warehouse import Warehouse
+    from tagcloud.tags.build import _relation_files, month_window
+    from tagcloud.tags.engines.duckdb import DuckDBEngine
+
+    wh = Warehouse(warehouse)
+    window = month_window(period)
+    eng = DuckDBEngine()
+    from tagcloud.tags.catalogue import model_schema
+
+    schema = model_schema()
+    t0 = time.perf_counter()
+    rows = 0
+    for table in TABLES:
+        files, base, where = _relation_files(wh, table, window)
+        eng.register_files(table, files, base, schema[table], where)
+        cols = ", ".join(f'count("{c}")' for c in schema[table])
+        row = eng.con.execute(f'SELECT count(*), {cols} FROM "{table}"').fetchone()
+        rows += int(row[0]) if row else 0
+    seconds = time.perf_counter() - t0
+    eng.close()
+    return seconds, rows
+
+
+def main(argv: list[str] | None = None) -> Result:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--subscribers", type=int, default=100_000)
+    p.add_argument("--days", type=int, default=30)
+    p.add_argument("--warehouse", type=Path, help="reuse this warehouse (skip simulation and ingest)")
+    p.add_argument("--period", default="2026-10")
+    p.add_argument("--no-spark", action="store_true", help="DuckDB only")
+    p.add_argument("--quick", action="store_true", help="300 subscribers × 4 days, both engines")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.subscribers, args.days = 300, 4
+
+    from tagcloud.data.ingest import IngestOptions, ingest
+    from tagcloud.sim.simulate import simulate
+    from tagcloud.tags.build import build
+    from tagcloud.tags.catalogue import load_catalogue
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench_build_"))
+    try:
+        if args.warehouse:
+            wh = args.warehouse
+        else:
+            src, wh = tmp / "export", tmp / "wh"
+            t0 = time.perf_counter()
+            simulate(
+                src,
+                args.subscribers,
+                args.days,
+                seed=5,
+                start=dt.date.fromisoformat(args.period + "-01"),
+                quiet=True,
+            )
+            ingest(src, wh, IngestOptions(quiet=True, now=dt.datetime(2030, 1, 1)))
+            shutil.rmtree(src)
+            print(
+                f"province: {args.subscribers:,} subscribers × {args.days} days in {time.perf_counter() - t0:,.1f} s"
+            )
+        cat = load_catalogue()
+        base_s, base_rows = _baseline(wh, args.period)
+        r = build(wh, period=args.period, catalogue=cat, force=True, quiet=True)
+        result = Result(
+            subscribers=args.subscribers,
+            days=args.days,
+            rows_scanned=r.rows_scanned,
+            baseline_seconds=base_s,
+            duckdb_seconds=r.seconds,
+            spark_seconds=None,
+            columns=len(r.columns),
+            wide_rows=r.rows,
+            per_engine_rows={"duckdb": r.rows},
+        )
+        print(
+            f"baseline (DuckDB reads the window's {base_rows:,} input rows once): {base_s:,.2f} s "
+            f"({base_rows / base_s:,.0f} rows/s)"
+        )
+        print(
+            f"duckdb build: {r.rows:,} subscribers × {len(r.columns)} columns in {r.seconds:,.1f} s; "
+            f"{r.rows_scanned:,} rows scanned by sources ({result.duckdb_rate:,.0f} rows/s); "
+            f"{r.seconds / base_s:,.1f}× the baseline"
+        )
+        if not args.no_spark:
+            import pyarrow.parquet as pq
+
+            duck = pq.read_table(r.path / "wide.parquet")
+            s = build(wh, period=args.period, catalogue=cat, engine="spark", force=True, quiet=True)
+            result.spark_seconds = s.seconds
+            result.per_engine_rows["spark"] = s.rows
+            spark = pq.read_table(s.path / "wide.parquet")
+            result.identical = _same(duck, spark)
+            print(
+                f"spark build (local[2], same SQL via SQLGlot): {s.seconds:,.1f} s = "
+                f"{s.seconds / r.seconds:,.1f}× DuckDB; wide tables identical: {result.identical}"
+            )
+        return result
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _same(a, b) -> bool:  # type: ignore[no-untyped-def]
+    """Same columns and rows; doubles equal to 1e-9 relative."""
+    from tagcloud.tags.compare import diff_tables
+
+    return not diff_tables(a, b)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
