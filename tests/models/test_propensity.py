@@ -99,3 +99,22 @@ def test_join_label_from_another_table() -> None:
     assert joined.num_rows == 25 and "took_offer" in joined.column_names
     with pytest.raises(PropensityError, match="no column 'x'"):
         join_label(attrs, labels, "x")
+
+
+def test_label_from_a_built_tag(tmp_path: Path) -> None:
+    from tagcloud.models.propensity import tag_labels
+
+    with pytest.raises(PropensityError, match="run 'tagcloud build' first"):
+        tag_labels(tmp_path, "is_student")
+    wide = tmp_path / "wide" / "current"
+    wide.mkdir(parents=True)
+    pq.write_table(
+        pa.table({"msisdn": ["1", "2", "3"], "took_5g": [True, None, False], "brand": ["a", "b", "c"]}),
+        wide / "part-0.parquet",
+    )
+    got = tag_labels(tmp_path, "took_5g").to_pydict()
+    assert got == {"msisdn": ["1", "2", "3"], "took_5g": [True, False, False]}
+    with pytest.raises(PropensityError, match="not a flag"):
+        tag_labels(tmp_path, "brand")
+    with pytest.raises(PropensityError, match="not a column"):
+        tag_labels(tmp_path, "nope")

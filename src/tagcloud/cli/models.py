@@ -95,15 +95,27 @@ def train_cmd(
     label: str = typer.Option(..., help="0/1 label column (in the attribute table or the label file)"),
     name: str = typer.Option(..., help="model name: scores go to WAREHOUSE/models/<name>.parquet"),
     labels: Path | None = typer.Option(None, help="separate label file (msisdn + label column)"),
+    label_tag: bool = typer.Option(
+        False, help="take LABEL from the built tag wide table (WAREHOUSE/wide/current)"
+    ),
     warehouse: Path | None = typer.Option(None, help=WAREHOUSE_HELP),
     folds: int = typer.Option(5, help="cross-validation folds"),
 ) -> None:
     """Train a gradient-boosting propensity model; print CV AUC and top-decile lift; write scores."""
-    from tagcloud.models.propensity import PropensityError, join_label, read_table, train, write_model_output
+    from tagcloud.models.propensity import (
+        PropensityError,
+        join_label,
+        read_table,
+        tag_labels,
+        train,
+        write_model_output,
+    )
 
     try:
         table = read_table(attributes)
-        if labels:
+        if label_tag:
+            table = join_label(table, tag_labels(_warehouse(warehouse), label), label)
+        elif labels:
             table = join_label(table, read_table(labels), label)
         result = train(table, label, name=name, folds=folds)
     except PropensityError as e:

@@ -263,3 +263,20 @@ def join_label(attributes: pa.Table, labels: pa.Table, label: str, id_column: st
         raise PropensityError(f"the label table has no column {label!r} (columns: {labels.column_names})")
     base = attributes.drop_columns([label]) if label in attributes.column_names else attributes
     return base.join(labels.select([id_column, label]), id_column, join_type="inner")
+
+
+def tag_labels(warehouse: str | Path, tag: str) -> pa.Table:
+    """msisdn + one flag tag (as 0/1) from the built wide table ``WAREHOUSE/wide/current``."""
+    import duckdb
+
+    wide = Path(warehouse) / "wide" / "current"
+    if not wide.exists():
+        raise PropensityError(f"no built wide table at {wide}: run 'tagcloud build' first")
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW w AS SELECT * FROM read_parquet('{wide}/*.parquet')")
+    cols = {r[0]: r[1] for r in con.execute("DESCRIBE w").fetchall()}
+    if tag not in cols:
+        raise PropensityError(f"tag {tag!r} is not a column of the wide table at {wide}")
+    if cols[tag] != "BOOLEAN":
+        raise PropensityError(f"tag {tag!r} is {cols[tag]}, not a flag; a label must be a yes/no tag")
+    return con.sql(f'SELECT msisdn, coalesce("{tag}", false) AS "{tag}" FROM w').to_arrow_table()
