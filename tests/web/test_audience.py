@@ -104,7 +104,7 @@ def test_profile_charts(clients: dict[str, Any]) -> None:
     html = post(
         clients["county_marketer"], "/audience/profile/", {"cond": ["arpu >= 50"], "profile": ["brand"]}
     ).content.decode()
-    assert 'class="chart"' in html and "gotone" in html and "产品渗透率" in html
+    assert 'class="chart"' in html and "全球通" in html and "产品渗透率" in html
 
 
 def test_export_is_masked_and_audited(clients: dict[str, Any], warehouse: Any) -> None:

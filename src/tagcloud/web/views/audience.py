@@ -215,9 +215,20 @@ def profile(request: HttpRequest) -> HttpResponse:
     chosen = request.POST.getlist("profile") or ["brand", "age_band"]
 
     def run(eng: Any, condition: str) -> dict[str, Any]:
+        from tagcloud.web.taglib.library import value_label
+
         cols = eng.index.columns
+        lang = get_language() or "zh-hans"
+        en = lang.startswith("en")
+        # Product penetration: the engine's product flags (category "product"); a build without
+        # them still has the period's order flags (category "orders"), shown as order shares.
         products = [n for n, m in cols.items() if m.get("kind") == "flag" and m.get("category") == "product"]
-        wanted = [c for c in chosen if c in cols] + products
+        orders = (
+            []
+            if products
+            else [n for n, m in cols.items() if m.get("kind") == "flag" and m.get("category") == "orders"]
+        )
+        wanted = [c for c in chosen if c in cols] + products + orders
         df = eng.profile(condition, wanted)
         charts = []
         for name in [c for c in chosen if c in cols]:
@@ -225,23 +236,30 @@ def profile(request: HttpRequest) -> HttpResponse:
             charts.append(
                 {
                     "title": label(cols[name], name),
-                    "labels": [str(v) if v is not None else "∅" for v in part["value"].to_list()],
+                    "labels": [
+                        value_label(name, str(v), lang) if v is not None else "∅"
+                        for v in part["value"].to_list()
+                    ],
                     "values": part["members"].to_list(),
                 }
             )
-        prod = df.filter(df["category"] == "product")
-        en = (get_language() or "").startswith("en")
-        if prod.height:
+        held = df.filter(df["column"].is_in(products + orders) | (df["column"] == "(no product)"))
+        if held.height:
+            title = (
+                ("product penetration %" if en else "产品渗透率 %")
+                if products
+                else ("ordered this period %" if en else "本期订购占比 %")
+            )
             charts.append(
                 {
-                    "title": "product penetration %" if en else "产品渗透率 %",
+                    "title": title,
                     "labels": [
                         label(cols[c], c)
                         if c in cols
                         else ("(无产品)" if c == "(no product)" and not en else c)
-                        for c in prod["column"].to_list()
+                        for c in held["column"].to_list()
                     ],
-                    "values": [round(100 * s, 1) for s in prod["share"].to_list()],
+                    "values": [round(100 * s, 1) for s in held["share"].to_list()],
                 }
             )
         return {"charts": charts, "charts_json": json.dumps(charts, ensure_ascii=False)}

@@ -30,6 +30,7 @@
     row.querySelector("input").focus();
   };
 
+  window.tcFilter = filterPicker;
   function filterPicker() {
     var q = (document.getElementById("pick-search").value || "").trim().toLowerCase();
     var col = document.getElementById("pick-column"), firstShown = null;
