@@ -270,7 +270,13 @@ def _churn_learned(con: duckdb.DuckDBPyConnection, planted: float) -> list[Metri
     return [
         Metric("churn", "CV AUC, all attributes (sees churn in progress)", full.auc, "", full.rows),
         Metric("churn", "CV AUC, pre-decision attributes", early.auc, "", early.rows),
-        Metric("churn", "|pre-decision AUC − planted AUC|", abs(early.auc - planted), "<= 0.02", early.rows),
+        Metric(
+            "churn",
+            "pre-decision AUC minus planted AUC (absolute)",
+            abs(early.auc - planted),
+            "<= 0.02",
+            early.rows,
+        ),
         Metric("churn", "lift at top decile (all attributes)", full.lift_top_decile, "", full.rows),
     ]
 
