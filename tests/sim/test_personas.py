@@ -365,3 +365,18 @@ def test_lookalike_hosts_and_ip_only_sessions_exist(con: Any) -> None:
     assert lookalikes > 0 and ip_only > 0 and encrypted > 0
     song = one(con, "SELECT count(*) FROM data_xdr WHERE regexp_matches(uri_path, '^/song/[0-9]+\\.mp3$')")[0]
     assert song > 0
+
+
+def test_contacts_of_holders_are_more_likely_to_adopt(con: Any, month_province: Any) -> None:
+    """The planted influence: holders among one's contacts raise one's latent propensity."""
+    rows = dict(
+        con.execute(f"""
+        WITH h AS (SELECT msisdn FROM read_parquet('{month_province}/ground_truth/holdings_at_start.parquet')
+                   WHERE product_id = 'VAS_CWT'),
+             e AS (SELECT DISTINCT msisdn, peer_number FROM voice_cdr WHERE peer_operator = 'CMCC'),
+             x AS (SELECT e.msisdn, max((h.msisdn IS NOT NULL)::INT) AS near_holder
+                   FROM e LEFT JOIN h ON h.msisdn = e.peer_number GROUP BY 1)
+        SELECT x.near_holder, avg(p.probability) FROM x JOIN truth_propensity p USING (msisdn) JOIN truth t USING (msisdn)
+        WHERE p.product_id = 'VAS_CWT' AND p.probability > 0 AND NOT t.car_owner GROUP BY 1""").fetchall()
+    )
+    assert rows[1] > 1.15 * rows[0]
