@@ -37,8 +37,13 @@ def _m(metrics: list[Metric], model: str, metric: str) -> float:
 def test_every_model_ran_and_wrote_its_file(province: tuple[Path, list[Metric], list]) -> None:  # type: ignore[type-arg]
     root, _, records = province
     assert [r.name for r in records] == [m.name for m in MODELS]
-    assert all(r.status == "ok" for r in records), [r for r in records if r.status != "ok"]
+    # contact_response needs a campaign ledger, which a fresh province does not have
+    status = {r.name: (r.status, r.note) for r in records}
+    assert status.pop("contact_response")[0] == "skipped"
+    assert all(st == "ok" for st, _ in status.values()), status
     for m in MODELS:
+        if m.name == "contact_response":
+            continue
         sub = "" if m.per_subscriber else "detail/"
         t = pq.read_table(root / "wh" / "models" / f"{sub}{m.name}.parquet")
         assert t.num_rows > 0

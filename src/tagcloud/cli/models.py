@@ -39,11 +39,16 @@ def run_cmd(
     warehouse: Path | None = typer.Option(None, help=WAREHOUSE_HELP),
     only: str | None = typer.Option(None, help="comma-separated model names (their dependencies run too)"),
     rules: Path | None = typer.Option(None, help="URL/app rule library YAML (default: the bundled one)"),
+    campaign_ledger: Path | None = typer.Option(
+        None, help="SQLite campaign ledger: enables contact_response"
+    ),
 ) -> None:
     """Run the models over the warehouse; write WAREHOUSE/models/<name>.parquet (msisdn + outputs)."""
     from rich.console import Console
 
+    from tagcloud.data.warehouse import Warehouse
     from tagcloud.models.registry import run_models
+    from tagcloud.models.response import attach_ledger
 
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
     params = (
@@ -51,9 +56,13 @@ def run_cmd(
         if rules
         else None
     )
+    wh = _warehouse(warehouse)
+    con = Warehouse(wh).connect()
     try:
-        records = run_models(_warehouse(warehouse), names, params)
-    except KeyError as e:
+        if campaign_ledger:
+            attach_ledger(con, campaign_ledger)
+        records = run_models(wh, names, params, con=con)
+    except (KeyError, FileNotFoundError, ValueError) as e:
         raise typer.BadParameter(str(e.args[0])) from None
     console = Console()
     for r in records:

@@ -98,6 +98,10 @@ MODELS: tuple[ModelSpec, ...] = (
               "in contract, no-data and new low-value users; k-means segments; a decision tree learned on 5G-plan "
               "users ranks them A/B/C (seed 000 §6.3).", "tagcloud.models.offers", "migration_5g",
               ("subscribers", "billing_monthly", "products", "subscriber_handsets", "handsets", "service_contacts")),
+    ModelSpec("contact_response", "接触响应", "Per subscriber and channel, campaign responses ÷ contacts smoothed "
+              "towards the channel's overall rate (5 pseudo-contacts); the best channel. Runs when a campaign "
+              "ledger is attached (tagcloud models run --campaign-ledger).", "tagcloud.models.response",
+              "contact_response", ("campaign_contacts", "campaign_responses")),
     ModelSpec("channel_preference", "渠道偏好", "The channel used most, recency-weighted, for service contacts, "
               "payments and orders (seed 001).", _CUS, "channel_preference",
               ("service_contacts", "payments", "orders")),
