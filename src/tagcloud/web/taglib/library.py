@@ -114,9 +114,14 @@ def value_label(name: str, value: str, lang: str) -> str:
         if v.value == value:
             return str(v.name_en if lang.startswith("en") else v.name_zh)
     from tagcloud.data.codes import CODE_TABLES, label
+    from tagcloud.data.model import SUBSCRIBERS
 
-    if name in CODE_TABLES:
-        return label(name, value, "en" if lang.startswith("en") else "zh")
+    # Wide-table columns copied from the subscribers table carry its code table (status → subscriber_status).
+    table = (
+        name if name in CODE_TABLES else next((c.codes for c in SUBSCRIBERS.columns if c.name == name), None)
+    )
+    if table:
+        return label(table, value, "en" if lang.startswith("en") else "zh")
     return value
 
 

@@ -49,6 +49,8 @@
       box.querySelectorAll(".chart").forEach(function (el) {
         var c = charts[+el.getAttribute("data-index")];
         if (!c) return;
+        // Enough height for every bar to keep its label readable.
+        if (!c.line) el.style.height = Math.max(260, 24 * c.labels.length + 70) + "px";
         var chart = echarts.init(el, null, { renderer: "svg" });
         if (c.line) {
           chart.setOption({
@@ -64,7 +66,7 @@
           grid: { left: 8, right: 48, top: 36, bottom: 8, containLabel: true },
           tooltip: {}, animation: false,
           xAxis: { type: "value" },
-          yAxis: { type: "category", data: c.labels, inverse: true, axisLabel: { width: 110, overflow: "truncate" } },
+          yAxis: { type: "category", data: c.labels, inverse: true, axisLabel: { width: 130, overflow: "truncate", interval: 0 } },
           series: [{ type: "bar", data: c.values, itemStyle: { color: "#0b6bcb" }, label: { show: true, position: "right" } }]
         });
       });
