@@ -15,25 +15,36 @@ class Engine(ABC):
     # COUNT(DISTINCT x) as SIZE(COLLECT_SET(x)): same result (both skip NULLs), but Spark plans many
     # distinct aggregates in one query as an Expand that copies every row once per aggregate.
     distinct_as_set: ClassVar[bool] = False
+    # 60.0 is a DECIMAL literal in both engines, but DuckDB divides and averages decimals into
+    # DOUBLE while Spark keeps DECIMAL and rounds (avg of 1.0/0.0 to 5 places): say DOUBLE.
+    decimal_literals_as_double: ClassVar[bool] = False
 
     def sql(self, duckdb_sql: str) -> str:
         """The statement in this engine's dialect."""
-        if self.dialect == "duckdb" and not self.distinct_as_set:
+        if self.dialect == "duckdb" and not (self.distinct_as_set or self.decimal_literals_as_double):
             return duckdb_sql
         import sqlglot
         from sqlglot import exp
 
         tree = sqlglot.parse_one(duckdb_sql, read="duckdb")
-        if self.distinct_as_set:
+        distinct_as_set, decimals = self.distinct_as_set, self.decimal_literals_as_double
 
-            def rewrite(node: exp.Expr) -> exp.Expr:
-                if isinstance(node, exp.Count) and isinstance(node.this, exp.Distinct):
-                    args = node.this.expressions
-                    if len(args) == 1:
-                        return exp.func("SIZE", exp.func("COLLECT_SET", args[0]))
-                return node
+        def rewrite(node: exp.Expr) -> exp.Expr:
+            if distinct_as_set and isinstance(node, exp.Count) and isinstance(node.this, exp.Distinct):
+                args = node.this.expressions
+                if len(args) == 1:
+                    return exp.func("SIZE", exp.func("COLLECT_SET", args[0]))
+            if (
+                decimals
+                and isinstance(node, exp.Literal)
+                and not node.is_string
+                and any(ch in node.this for ch in ".eE")
+                and not isinstance(node.parent, exp.Cast)
+            ):
+                return exp.cast(node.copy(), exp.DataType.build("DOUBLE"))
+            return node
 
-            tree = tree.transform(rewrite)
+        tree = tree.transform(rewrite)
         return tree.sql(dialect=self.dialect)
 
     @abstractmethod

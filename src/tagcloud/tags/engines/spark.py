@@ -43,6 +43,7 @@ class SparkEngine(Engine):
     name: ClassVar[str] = "spark"
     dialect: ClassVar[str] = "spark"
     distinct_as_set: ClassVar[bool] = True
+    decimal_literals_as_double: ClassVar[bool] = True
 
     def __init__(self, master: str = "local[2]") -> None:
         self.spark = spark_session(master)
