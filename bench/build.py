@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> Result:
     p.add_argument("--subscribers", type=int, default=100_000)
     p.add_argument("--days", type=int, default=30)
     p.add_argument("--warehouse", type=Path, help="reuse this warehouse (skip simulation and ingest)")
+    p.add_argument("--keep", type=Path, help="simulate and ingest into this folder and keep it")
     p.add_argument("--period", default="2026-10")
     p.add_argument("--no-spark", action="store_true", help="DuckDB only")
     p.add_argument("--quick", action="store_true", help="300 subscribers × 4 days, both engines")
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> Result:
         if args.warehouse:
             wh = args.warehouse
         else:
-            src, wh = tmp / "export", tmp / "wh"
+            src, wh = tmp / "export", (args.keep or tmp / "wh")
             t0 = time.perf_counter()
             simulate(
                 src,
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> Result:
             )
         cat = load_catalogue()
         base_s, base_rows = _baseline(wh, args.period)
-        r = build(wh, period=args.period, catalogue=cat, force=True, quiet=True)
+        r = build(wh, period=args.period, catalogue=cat, force=True, quiet=True, skip_missing_models=True)
         result = Result(
             subscribers=args.subscribers,
             days=args.days,
@@ -132,7 +133,15 @@ def main(argv: list[str] | None = None) -> Result:
             import pyarrow.parquet as pq
 
             duck = pq.read_table(r.path / "wide.parquet")
-            s = build(wh, period=args.period, catalogue=cat, engine="spark", force=True, quiet=True)
+            s = build(
+                wh,
+                period=args.period,
+                catalogue=cat,
+                engine="spark",
+                force=True,
+                quiet=True,
+                skip_missing_models=True,
+            )
             result.spark_seconds = s.seconds
             result.per_engine_rows["spark"] = s.rows
             spark = pq.read_table(s.path / "wide.parquet")
