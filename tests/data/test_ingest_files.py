@@ -346,3 +346,23 @@ def test_sql_splitter_fallback_for_a_lone_carriage_return(wh: Warehouse, tmp_pat
     assert got == [("Z1", "line\rbreak"), ("Z2", "quoted, comma")]
     q = con.execute("SELECT row_number, reason, raw_line FROM quarantine ORDER BY 1").fetchall()
     assert q == [(4, "truncated_row", "Z3,short"), (5, "encoding_error", "Z4,\\xff\\xfeok,,township,Z1,true")]
+
+
+def test_cli_damage_and_bad_options(tmp_path: Path) -> None:
+    from tagcloud.cli import app
+    from tagcloud.data.fixtures import build_export
+
+    build_export(
+        tmp_path / "clean", subscribers=60, days=1, rows_per_day=100, tables=("regions", "cells", "voice_cdr")
+    )
+    res = CliRunner().invoke(app, ["damage", str(tmp_path / "clean"), str(tmp_path / "bad"), "--seed", "3"])
+    assert res.exit_code == 0, res.output
+    assert "damaged rows" in res.output and (tmp_path / "bad" / "damage_manifest.json").exists()
+    res = CliRunner().invoke(app, ["damage", str(tmp_path / "clean"), str(tmp_path / "bad")])
+    assert res.exit_code == 2 and "not empty" in res.output
+    res = CliRunner().invoke(
+        app, ["ingest", str(tmp_path / "clean"), "--encoding", "latin-1", "--warehouse", str(tmp_path / "w")]
+    )
+    assert res.exit_code == 2 and "latin-1" in res.output
+    res = CliRunner().invoke(app, ["ingest", str(tmp_path / "nowhere"), "--warehouse", str(tmp_path / "w")])
+    assert res.exit_code == 2 and "not a directory" in res.output

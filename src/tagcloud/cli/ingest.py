@@ -48,9 +48,12 @@ def damage_cmd(
 ) -> None:
     """Write a deliberately damaged copy of CLEAN_DIR, with damage_manifest.json saying what was
     damaged and the counts per table and reason that ingestion must report."""
-    from tagcloud.data.damage import damage
+    from tagcloud.data.damage import DamageError, damage
 
-    manifest = damage(clean_dir, out_dir, seed=seed)
+    try:
+        manifest = damage(clean_dir, out_dir, seed=seed)
+    except DamageError as e:
+        raise typer.BadParameter(str(e)) from None
     typer.echo(
         f"wrote {out_dir}: {sum(sum(r.values()) for r in manifest['expected_reasons'].values()):,} damaged rows, "
         f"{len(manifest['failed_files'])} damaged files, {len(manifest['unrecognised_files'])} stray files"

@@ -547,6 +547,8 @@ class _Run:
         self.now = options.now or datetime.now()
         self.con: duckdb.DuckDBPyConnection = duckdb.connect()
         self.con.execute(f"SET threads = {options.threads or os.cpu_count() or 1}")
+        # row order is carried by _row where it matters; unordered plans are cheaper
+        self.con.execute("SET preserve_insertion_order = false")
         wh.staging_dir.mkdir(parents=True, exist_ok=True)
         self.con.execute(f"SET temp_directory = {_lit(str(wh.staging_dir / '_duckdb_tmp'))}")
         self.refs_loaded: set[str] = set()
@@ -1070,7 +1072,8 @@ def render_report(report: IngestReport, max_files: int = 40) -> list[Any]:
     if shown:
         out.append(files)
     else:
-        out.append(f"{hidden:,} files, all clean")
+        status = Counter(f.status.value for f in report.files)
+        out.append(", ".join(f"{n:,} {s}" for s, n in status.items()) + "; nothing to look at")
 
     reasons = RichTable(title="Quarantined rows by reason")
     reasons.add_column("table")
