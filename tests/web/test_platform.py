@@ -126,3 +126,25 @@ def test_openapi_document(clients: dict[str, Any]) -> None:
     doc = clients["analyst"].get("/api/openapi.json").json()
     assert doc["info"]["title"] == "Tagcloud API"
     assert "/api/me" in doc["paths"] and "/api/regions" in doc["paths"]
+
+
+def test_chinese_unless_the_user_switched(clients: dict[str, Any]) -> None:
+    # An English browser still gets Chinese: the choice is the user's switch, not the desktop's locale.
+    html = clients["county_marketer"].get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert 'lang="zh-hans"' in html and "工作台" in html
+
+
+def test_dashboard_map_of_townships_in_scope(clients: dict[str, Any]) -> None:
+    from tagcloud.web.reference.models import Cell
+
+    Cell.objects.create(
+        cell_id="c-in-1", lat=30.1, lon=114.2, rat="4G", township_id="C01K01T01", area_type="rural_township"
+    )
+    Cell.objects.create(
+        cell_id="c-in-2", lat=30.3, lon=114.4, rat="5G", township_id="C01K01T01", area_type="rural_township"
+    )
+    Cell.objects.create(
+        cell_id="c-out", lat=31.0, lon=115.0, rat="4G", township_id="C02K01T01", area_type="rural_township"
+    )
+    html = clients["county_marketer"].get("/").content.decode()
+    assert "[[114.3, 30.2, " in html and "115.0" not in html

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -29,6 +30,7 @@ def home(request: HttpRequest) -> HttpResponse:
         ctx["index_build"] = base_engine().index.build_id
     except (NoIndex, PermissionDenied, ValueError, KeyError):
         pass
+    ctx["map_json"] = json.dumps(township_map(sc), ensure_ascii=False)
     ctx["groups"] = sc.filter_queryset(SavedGroup.objects.select_related("owner"), "region_id")[:8]
     tasks = []
     if request.user.has_perm("accounts.review_tag_change"):
@@ -38,6 +40,25 @@ def home(request: HttpRequest) -> HttpResponse:
     ctx["tasks"] = tasks
     ctx["my_proposals"] = TagChangeProposal.objects.filter(proposer=request.user)[:5]
     return render(request, "home.html", ctx)
+
+
+def township_map(sc: Any) -> list[list[Any]]:
+    """Townships in scope as [lon, lat, subscribers, name]: the centre of their cells (reference
+    data) and their subscriber count in the current index (its manifest), for the dashboard map."""
+    from django.db.models import Avg
+
+    from tagcloud.web.reference.models import Cell
+
+    try:
+        counts = base_engine().index.columns.get("township_id", {}).get("counts", {})
+    except NoIndex:
+        counts = {}
+    cells = sc.filter_queryset(Cell.objects.all(), "township_id")
+    rows = cells.values("township_id", "township__name").annotate(lat=Avg("lat"), lon=Avg("lon"))
+    return [
+        [round(r["lon"], 4), round(r["lat"], 4), int(counts.get(r["township_id"], 0)), r["township__name"]]
+        for r in rows
+    ]
 
 
 @require("view_audit")

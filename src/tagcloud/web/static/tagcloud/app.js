@@ -73,7 +73,26 @@
     });
   }
 
+  function drawMap() {
+    var el = document.getElementById("region-map");
+    if (!el || typeof echarts === "undefined") return;
+    var pts = JSON.parse(el.getAttribute("data-points") || "[]");
+    if (!pts.length) { el.textContent = "—"; el.style.height = "auto"; return; }
+    var max = Math.max.apply(null, pts.map(function (p) { return p[2]; })) || 1;
+    echarts.init(el, null, { renderer: "svg" }).setOption({
+      animation: false, grid: { left: 8, right: 8, top: 8, bottom: 8, containLabel: true },
+      tooltip: { formatter: function (p) { return p.data[3] + ": " + p.data[2].toLocaleString(); } },
+      xAxis: { type: "value", scale: true, name: "经度", axisLabel: { show: false }, splitLine: { show: false } },
+      yAxis: { type: "value", scale: true, name: "纬度", axisLabel: { show: false }, splitLine: { show: false } },
+      series: [{ type: "scatter", data: pts, symbolSize: function (d) { return 6 + 30 * Math.sqrt(d[2] / max); },
+                 itemStyle: { color: "#0b6bcb", opacity: 0.6 },
+                 label: { show: pts.length <= 40, position: "right", fontSize: 11, color: "#445",
+                          formatter: function (p) { return p.data[3]; } } }]
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    drawMap();
     var col = document.getElementById("pick-column");
     if (col) {
       col.addEventListener("change", tcPick);
