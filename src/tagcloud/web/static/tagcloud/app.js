@@ -80,7 +80,7 @@
     if (!pts.length) { el.textContent = "—"; el.style.height = "auto"; return; }
     var max = Math.max.apply(null, pts.map(function (p) { return p[2]; })) || 1;
     echarts.init(el, null, { renderer: "svg" }).setOption({
-      animation: false, grid: { left: 8, right: 8, top: 8, bottom: 8, containLabel: true },
+      animation: false, grid: { left: 8, right: 70, top: 8, bottom: 8, containLabel: true },
       tooltip: { formatter: function (p) { return p.data[3] + ": " + p.data[2].toLocaleString(); } },
       xAxis: { type: "value", scale: true, name: "经度", axisLabel: { show: false }, splitLine: { show: false } },
       yAxis: { type: "value", scale: true, name: "纬度", axisLabel: { show: false }, splitLine: { show: false } },
