@@ -7,13 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
-from ingest_helpers import run
 
 from tagcloud.data.damage import damage
 from tagcloud.data.fixtures import build_export
 from tagcloud.data.ledger import FileStatus
 from tagcloud.data.quarantine import Reason
 from tagcloud.data.warehouse import Warehouse
+
+from .ingest_helpers import run
 
 
 @pytest.fixture(scope="module", params=["simulator", "fixtures"])

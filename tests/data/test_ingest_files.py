@@ -9,13 +9,14 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from ingest_helpers import VOICE_COLUMNS, base_warehouse, clone, run, voice_row, write_text
 from typer.testing import CliRunner
 
 from tagcloud.data.ingest import detect_encoding, identify_table, transcode
 from tagcloud.data.ledger import FileStatus
 from tagcloud.data.model import TABLES, arrow_schema
 from tagcloud.data.warehouse import Warehouse
+
+from .ingest_helpers import VOICE_COLUMNS, base_warehouse, clone, run, voice_row, write_text
 
 
 @pytest.fixture(scope="module")
@@ -366,3 +367,16 @@ def test_cli_damage_and_bad_options(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "latin-1" in res.output
     res = CliRunner().invoke(app, ["ingest", str(tmp_path / "nowhere"), "--warehouse", str(tmp_path / "w")])
     assert res.exit_code == 2 and "not a directory" in res.output
+
+
+def test_auto_encoding_looks_past_an_ascii_start() -> None:
+    ascii_part = b"".join(b"R%06d,name,ascii,township,,\n" % i for i in range(60_000))  # > 1 MB
+    assert len(ascii_part) > (1 << 20)
+    data = (
+        b"region_id,name,name_en,level,parent_id,is_urban\n"
+        + ascii_part
+        + "X1,广州市,Guangzhou,city,,\n".encode("gbk")
+    )
+    assert detect_encoding(data) == "gbk"
+    assert detect_encoding(data.decode("gbk").encode("utf-8")) == "utf-8"
+    assert detect_encoding(b"a,b\n1,2\n") == "utf-8"

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ingest_helpers import VOICE_COLUMNS, base_warehouse, clone, run, voice_row, write_text
 
 from tagcloud.data.quarantine import Reason
 from tagcloud.data.warehouse import Warehouse
+
+from .ingest_helpers import VOICE_COLUMNS, base_warehouse, clone, run, voice_row, write_text
 
 # each kind of damage, the reason it must produce, and how to make it from a good row
 BREAKERS = {

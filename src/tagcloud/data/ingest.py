@@ -149,9 +149,18 @@ def _bad_lines(sample: bytes, encoding: str) -> int:
 
 
 def detect_encoding(data: bytes) -> str:
-    """``utf-8`` or ``gbk``: whichever leaves fewer undecodable lines in the first MB (ties: UTF-8)."""
-    sample = data[:SAMPLE_BYTES]
-    if len(data) > SAMPLE_BYTES:
+    """``utf-8`` or ``gbk``: whichever leaves fewer undecodable lines in a MB of the file starting at
+    its first non-ASCII line (ties, and pure ASCII: UTF-8). Starting there matters: an export whose
+    first rows are ASCII-only (numbers, codes) looks like UTF-8 until the first Chinese name."""
+    import numpy as np
+
+    high = np.frombuffer(data, dtype=np.uint8) >= 0x80
+    first = int(np.argmax(high)) if len(data) else 0
+    if not len(data) or not high[first]:
+        return "utf-8"
+    start = data.rfind(b"\n", 0, first) + 1
+    sample = data[start : start + SAMPLE_BYTES]
+    if start + SAMPLE_BYTES < len(data):
         cut = sample.rfind(b"\n")
         sample = sample[: cut + 1] if cut > 0 else sample
     u = _bad_lines(sample, "utf-8")
