@@ -7,13 +7,14 @@ import socket
 from pathlib import Path
 
 import numpy as np
-from helpers import NOON, demo_design
 from typer.testing import CliRunner
 
 from tagcloud.campaigns.channels.smsc import LocalSmsc
 from tagcloud.campaigns.execute import split_target
 from tagcloud.campaigns.workflow import Actor, ApprovalPolicy, CampaignStore
 from tagcloud.cli import app
+
+from .helpers import NOON, demo_design
 
 
 def free_port() -> int:

@@ -9,12 +9,13 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
-from helpers import NOON, demo_design
 from scipy.stats import chi2_contingency
 
 from tagcloud.campaigns.evaluate import Comparison, evaluate, format_report
 from tagcloud.campaigns.execute import launch, plan_wave, split_target
 from tagcloud.campaigns.policy import ContactLedger
+
+from .helpers import NOON, demo_design
 
 
 def test_comparison_statistics() -> None:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import NOON, demo_design
 
 from tagcloud.campaigns.channels.smpp import SmppClient
 from tagcloud.campaigns.channels.smsc import LocalSmsc, read_journal
@@ -32,6 +31,8 @@ from tagcloud.campaigns.execute import (
     wave_status,
 )
 from tagcloud.campaigns.policy import ContactLedger
+
+from .helpers import NOON, demo_design
 
 
 def free_port() -> int:

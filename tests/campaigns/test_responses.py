@@ -7,12 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import SCRIPTS
 
 from tagcloud.campaigns.design import CampaignDesign, SubCampaign, Wave
 from tagcloud.campaigns.execute import launch, plan_wave, split_target
 from tagcloud.campaigns.policy import ContactLedger
 from tagcloud.campaigns.responses import simulate_responses, targeting_lift
+
+from .helpers import SCRIPTS
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import demo_design
 
 from tagcloud.campaigns.execute import target_from_audience
+
+from .helpers import demo_design
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from helpers import demo_design
 
 from tagcloud.campaigns.workflow import (
     EDITABLE_STATES,
@@ -19,6 +18,8 @@ from tagcloud.campaigns.workflow import (
     CampaignStore,
     WorkflowError,
 )
+
+from .helpers import demo_design
 
 DESIGNER = Actor("li.county", "county", "C01K01")
 COUNTY = Actor("wang.county", "county", "C01K01", can_approve=True)

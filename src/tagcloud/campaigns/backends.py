@@ -107,6 +107,9 @@ class SQLiteBackend(Backend):
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA busy_timeout=120000")
+        # a million-row list seeks the ledger's indexes at random: the default 2 MB page cache thrashes
+        self.conn.execute("PRAGMA cache_size=-262144")
+        self.conn.execute("PRAGMA temp_store=MEMORY")
 
     def many(self, text: str, rows: Sequence[Sequence[Any]]) -> None:
         self.conn.executemany(self.sql(text), rows)

@@ -49,7 +49,7 @@ class Target:
     def __post_init__(self) -> None:
         if not (len(self.msisdn) == len(self.sub_campaign) == len(self.control)):
             raise ValueError("target: msisdn, sub_campaign and control differ in length")
-        if len(np.unique(np.asarray(self.msisdn).astype(str))) != len(self.msisdn):
+        if len(np.unique(_as_numbers(self.msisdn))) != len(self.msisdn):  # integers sort 10× faster than text
             raise ValueError("target: a subscriber appears twice (each belongs to one sub-campaign)")
 
     def __len__(self) -> int:
@@ -94,16 +94,26 @@ def split_target(
     sub_campaign = np.asarray(sub_campaign, dtype=object)
     score = _score(msisdn, f"{design.campaign_id}:{seed}")
     control = np.zeros(len(msisdn), dtype=bool)
-    for s in np.unique(sub_campaign):
+    for s in sorted(set(sub_campaign.tolist())):  # a hash of a few names, not a sort of a million strings
         idx = np.flatnonzero(sub_campaign == s)
         k = int(np.floor(len(idx) * design.control_share + 0.5))
         control[idx[np.argsort(score[idx], kind="stable")[:k]]] = True
     return Target(msisdn, sub_campaign, control)
 
 
+def _as_numbers(msisdn: np.ndarray) -> np.ndarray:
+    """Mobile numbers as unsigned integers (all digits, 11 long), for sorting and hashing."""
+    if not len(msisdn):
+        return np.zeros(0, np.uint64)
+    try:
+        return np.asarray(msisdn).astype(str).astype(np.uint64)
+    except ValueError as e:
+        raise ValueError(f"target: a number is not all digits ({e})") from None
+
+
 def _score(msisdn: np.ndarray, salt: str) -> np.ndarray:
-    """A uniform, reproducible number per subscriber (vectorised FNV-style mix of the digits)."""
-    nums = np.asarray(msisdn).astype(str).astype(np.uint64) if len(msisdn) else np.zeros(0, np.uint64)
+    """A uniform, reproducible number per subscriber (splitmix64 of the number and a salt)."""
+    nums = _as_numbers(msisdn)
     with np.errstate(over="ignore"):
         z = nums + np.uint64(abs(hash_text(salt)))
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
