@@ -380,3 +380,35 @@ def test_auto_encoding_looks_past_an_ascii_start() -> None:
     assert detect_encoding(data) == "gbk"
     assert detect_encoding(data.decode("gbk").encode("utf-8")) == "utf-8"
     assert detect_encoding(b"a,b\n1,2\n") == "utf-8"
+
+
+def test_warehouse_status_and_command(wh: Warehouse, tmp_path: Path) -> None:
+    from tagcloud.cli import app
+    from tagcloud.data.warehouse import status
+
+    drop = tmp_path / "drop"
+    write_text(
+        drop / "voice_cdr_20261001.csv", [voice_row(1), voice_row(2), voice_row(3) | {"direction": "??"}]
+    )
+    write_text(drop / "voice_cdr_20261002.csv", [voice_row(4, "2026-10-02")])
+    run(drop, wh)
+    st = status(wh)
+    voice = next(t for t in st["tables"] if t["table"] == "voice_cdr")  # type: ignore[attr-defined]
+    assert (
+        voice["files"],
+        voice["rows"],
+        voice["periods"],
+        voice["first"],
+        voice["last"],
+        voice["quarantined"],
+    ) == (
+        2,
+        3,
+        2,
+        "2026-10-01",
+        "2026-10-02",
+        1,
+    )
+    assert st["dirty"][("voice_cdr", "new")] == 2  # type: ignore[index]
+    res = CliRunner().invoke(app, ["warehouse", "--warehouse", str(wh.root)])
+    assert res.exit_code == 0 and "voice_cdr" in res.output and "Dirty periods" in res.output

@@ -60,6 +60,45 @@ def damage_cmd(
     )
 
 
+def warehouse_cmd(
+    warehouse: Path | None = typer.Option(
+        None, help="warehouse folder (default: $TAGCLOUD_WAREHOUSE or var/warehouse)"
+    ),
+) -> None:
+    """Show what the warehouse holds: tables, rows, periods, quarantine, recent runs, dirty periods."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from tagcloud.data.warehouse import Warehouse, default_warehouse, status
+
+    wh = Warehouse(warehouse or default_warehouse())
+    if not wh.root.is_dir():
+        raise typer.BadParameter(f"warehouse {wh.root}: not a directory (run tagcloud ingest first)")
+    st = status(wh)
+    console = Console()
+    t = Table(title=f"Warehouse {wh.root}")
+    for h in ("table", "files", "rows", "periods", "first", "last", "quarantined"):
+        t.add_column(h, justify="left" if h in ("table", "first", "last") else "right")
+    for row in st["tables"]:  # type: ignore[attr-defined]
+        t.add_row(*(f"{v:,}" if isinstance(v, int) else str(v or "") for v in row.values()))
+    console.print(t)
+    runs = Table(title="Recent ingest runs")
+    for h in ("run", "status", "started", "files", "failed", "read", "accepted", "quarantined"):
+        runs.add_column(h)
+    for r in st["runs"]:  # type: ignore[attr-defined]
+        runs.add_row(*(f"{v:,}" if isinstance(v, int) else str(v or "") for v in r))
+    console.print(runs)
+    dirty = st["dirty"]
+    if dirty:
+        d = Table(title="Dirty periods waiting for the tag builder")
+        for h in ("table", "reason", "periods"):
+            d.add_column(h)
+        for (table, reason), n in sorted(dirty.items()):  # type: ignore[attr-defined]
+            d.add_row(table, reason, f"{n:,}")
+        console.print(d)
+
+
 def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest_cmd)
     app.command("damage")(damage_cmd)
+    app.command("warehouse")(warehouse_cmd)

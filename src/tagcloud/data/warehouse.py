@@ -189,3 +189,38 @@ class Warehouse:
         finally:
             con.close()
         os.replace(tmp, self.catalog_path)
+
+
+def status(wh: Warehouse) -> dict[str, object]:
+    """What the warehouse holds: per table its files, rows, periods and quarantined rows; the
+    latest ingest runs; the dirty periods not yet consumed, per table and reason."""
+    con = wh.connect()
+    quarantined: dict[str, int] = {}
+    if any(wh.quarantine_files(t) for t in TABLES):
+        quarantined = dict(con.execute("SELECT table_name, count(*) FROM quarantine GROUP BY ALL").fetchall())
+    tables = []
+    for t in wh.tables():
+        periods = wh.periods(t)
+        rows = con.execute(f'SELECT count(*) FROM "{t}"').fetchone()
+        tables.append(
+            {
+                "table": t,
+                "files": len(wh.table_files(t)),
+                "rows": rows[0] if rows else 0,
+                "periods": len(periods),
+                "first": periods[0] if periods else None,
+                "last": periods[-1] if periods else None,
+                "quarantined": quarantined.get(t, 0),
+            }
+        )
+    runs: list[tuple[object, ...]] = []
+    dirty: dict[tuple[str, str], int] = {}
+    if wh.ledger_path.exists():
+        with wh.ledger() as led:
+            runs = led.con.execute(
+                "SELECT run_id, status, started_at, files_total, files_failed, rows_read, rows_accepted, "
+                "rows_quarantined FROM runs ORDER BY run_id DESC LIMIT 5"
+            ).fetchall()
+            for d in led.dirty_periods():
+                dirty[(d.table_name, d.reason)] = dirty.get((d.table_name, d.reason), 0) + 1
+    return {"tables": tables, "runs": runs, "dirty": dirty}
