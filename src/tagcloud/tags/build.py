@@ -152,8 +152,20 @@ def _default(a: Attribute) -> str:
 
 
 def wide_sql(cat: Catalogue, plans: dict[str, SourcePlan], tags: list[Tag], models: list[str]) -> str:
-    """The wide table: the subscriber base joined to every source part, then layers of derived
-    attributes and tags, each layer reading only the columns of the layers below it."""
+    """The wide table as one query: the layers of :func:`wide_layers` nested."""
+    layers = wide_layers(cat, plans, tags, models)
+    sql = layers[0]
+    for i, layer in enumerate(layers[1:]):
+        sql = layer.replace(f"FROM {q(f'_layer{i}')}", f"FROM ({sql})")
+    return sql
+
+
+def wide_layers(
+    cat: Catalogue, plans: dict[str, SourcePlan], tags: list[Tag], models: list[str]
+) -> list[str]:
+    """The wide table in steps: the subscriber base joined to every source part, then layers of
+    derived attributes and tags, each layer reading only the columns of the layers below it (the
+    relation ``_layer<k-1>``); the last step orders the columns and rows."""
     joins = []
     select = ["b.msisdn", *(f"b.{c}" for c in REGION_COLUMNS)]
     by_source: dict[str, list[Attribute]] = {}
@@ -188,6 +200,7 @@ def wide_sql(cat: Catalogue, plans: dict[str, SourcePlan], tags: list[Tag], mode
         lv = 1 + max((level.get(d, 0) for d in cat.depends.get(name, ())), default=0)
         level[name] = lv
         layers.setdefault(lv, []).append(name)
+    steps = [sql]
     for i, lv in enumerate(sorted(layers)):
         exprs = []
         for name in layers[lv]:
@@ -196,9 +209,11 @@ def wide_sql(cat: Catalogue, plans: dict[str, SourcePlan], tags: list[Tag], mode
                 exprs.append(f"CAST({a.expr} AS {a.sql_type}) AS {q(name)}")
             else:
                 exprs.append(f"{tag_sql(cat, cat.tags[name])} AS {q(name)}")
-        sql = f"SELECT *, {', '.join(exprs)}\nFROM ({sql}) AS l{i}"
+        steps.append(f"SELECT *, {', '.join(exprs)}\nFROM {q(f'_layer{i}')} AS l{i}")
     order = ["msisdn", *REGION_COLUMNS, *wide_columns(cat, tags)]
-    return f"SELECT {', '.join(q(c) for c in order)} FROM ({sql}) AS w ORDER BY msisdn"
+    n = len(steps) - 1
+    steps.append(f"SELECT {', '.join(q(c) for c in order)} FROM {q(f'_layer{n}')} AS w ORDER BY msisdn")
+    return steps
 
 
 def wide_columns(cat: Catalogue, tags: list[Tag]) -> list[str]:
@@ -447,7 +462,16 @@ def build(
             t0 = time.perf_counter()
             out_dir.mkdir(parents=True, exist_ok=True)
             try:
-                rows = eng.write_parquet(wide_sql(cat, plans, tags, needed), out_dir / "wide.parquet")
+                if eng.materialise_layers:
+                    # write each layer and read it back: the planner sees one layer at a time
+                    steps = wide_layers(cat, plans, tags, needed)
+                    for k, step in enumerate(steps[:-1]):
+                        path = parts_dir / f"layer{k}.tmp.parquet"
+                        eng.write_parquet(step, path)
+                        eng.register_files(f"_layer{k}", [path], None, _parquet_schema(path), None)
+                    rows = eng.write_parquet(steps[-1], out_dir / "wide.parquet")
+                else:
+                    rows = eng.write_parquet(wide_sql(cat, plans, tags, needed), out_dir / "wide.parquet")
             except Exception as e:
                 raise BuildError(f"assembling the wide table failed on {engine}: {e}") from e
             source_seconds["_wide"] = time.perf_counter() - t0
@@ -525,8 +549,8 @@ def _parquet_schema(path: Path) -> dict[str, str]:
 
     names = pq.read_schema(path).names
     if "msisdn" not in names:
-        raise BuildError(f"model output {path} has no msisdn column")
-    return {n: "VARCHAR" for n in names}  # only used when the file is missing; never the case here
+        raise BuildError(f"{path} has no msisdn column")
+    return {n: "VARCHAR" for n in names}  # types come from the file; this only lists the columns
 
 
 def _period_table(window: Window) -> Any:

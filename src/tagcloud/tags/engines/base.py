@@ -18,6 +18,9 @@ class Engine(ABC):
     # 60.0 is a DECIMAL literal in both engines, but DuckDB divides and averages decimals into
     # DOUBLE while Spark keeps DECIMAL and rounds (avg of 1.0/0.0 to 5 places): say DOUBLE.
     decimal_literals_as_double: ClassVar[bool] = False
+    # Write each layer of the wide table and read it back, instead of one nested query: Spark's
+    # optimiser otherwise works on one plan of ~1,000 columns and inlined tag expressions.
+    materialise_layers: ClassVar[bool] = False
 
     def sql(self, duckdb_sql: str) -> str:
         """The statement in this engine's dialect."""

@@ -44,6 +44,7 @@ class SparkEngine(Engine):
     dialect: ClassVar[str] = "spark"
     distinct_as_set: ClassVar[bool] = True
     decimal_literals_as_double: ClassVar[bool] = True
+    materialise_layers: ClassVar[bool] = True
 
     def __init__(self, master: str = "local[2]") -> None:
         self.spark = spark_session(master)
