@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from audience_strategies import conditions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tagcloud.audience.groups import save_group
 from tagcloud.audience.query import AudienceEngine, parse
+from tests.audience.audience_strategies import conditions
 
 
 def _meta(warehouse: Path) -> dict:

@@ -14,12 +14,12 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from audience_strategies import conditions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tagcloud.audience.index import build_index
 from tagcloud.audience.query import AudienceEngine, parse
+from tests.audience.audience_strategies import conditions
 
 META = [
     {"name": "f1", "kind": "flag"},

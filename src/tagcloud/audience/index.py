@@ -259,6 +259,12 @@ def build_index(
         "bytes": sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file()),
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    from tagcloud.audience.lookup import build_row_store
+
+    manifest["lookup_bytes"] = build_row_store(tmp)
+    manifest["bytes"] += manifest["lookup_bytes"]
+    manifest["build_seconds"] = round((datetime.now(UTC) - started).total_seconds(), 2)
+    (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     (index_root(wh) / "CURRENT").write_text(meta["build_id"], encoding="utf-8")
@@ -335,6 +341,10 @@ class Shard:
                 bm = FrozenBitMap.deserialize(self._data[o : o + n].tobytes())
             self._bitmaps[key] = bm
         return bm
+
+    def forget(self, key: str) -> None:
+        """Drop a loaded bitmap from the cache (bulk readers that touch each bitmap once)."""
+        self._bitmaps.pop(key, None)
 
     def slices(self, column: str) -> np.ndarray:
         s = self._bsi.get(column)
