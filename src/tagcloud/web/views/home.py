@@ -28,6 +28,7 @@ def home(request: HttpRequest) -> HttpResponse:
         # Subscribers the user may see: the engine's count with their scope ANDed in.
         ctx["subscribers"] = engine_for(request).count("TRUE")
         ctx["index_build"] = base_engine().index.build_id
+        ctx["build_rows"] = ctx["build"].meta.get("rows") or base_engine().index.subscribers
     except (NoIndex, PermissionDenied, ValueError, KeyError):
         pass
     ctx["map_json"] = json.dumps(township_map(sc), ensure_ascii=False)
