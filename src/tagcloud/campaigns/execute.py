@@ -49,7 +49,8 @@ class Target:
     def __post_init__(self) -> None:
         if not (len(self.msisdn) == len(self.sub_campaign) == len(self.control)):
             raise ValueError("target: msisdn, sub_campaign and control differ in length")
-        if len(np.unique(_as_numbers(self.msisdn))) != len(self.msisdn):  # integers sort 10× faster than text
+        nums = np.sort(_as_numbers(self.msisdn))  # integers sort far faster than text (or a hash)
+        if len(nums) > 1 and bool((nums[1:] == nums[:-1]).any()):
             raise ValueError("target: a subscriber appears twice (each belongs to one sub-campaign)")
 
     def __len__(self) -> int:
@@ -214,7 +215,7 @@ def plan_wave(ledger: ContactLedger, design: CampaignDesign, target: Target, wav
         got = ledger.reserve_list(
             [design.campaign_id] * len(chunk_m),
             list(chunk_m),
-            [offer[s] for s in chunk_s],
+            _offers_of(chunk_s, offer),
             [design.priority] * len(chunk_m),
             w.channel.value,
             at + dt.timedelta(days=day),
@@ -224,6 +225,14 @@ def plan_wave(ledger: ContactLedger, design: CampaignDesign, target: Target, wav
         for k, v in got.items():
             counts[k] = counts.get(k, 0) + v
     return counts
+
+
+def _offers_of(sub_campaigns: np.ndarray, offer: dict[str, str]) -> list[str | None]:
+    """Each member's offer, by sub-campaign: one comparison per sub-campaign, not a loop per member."""
+    out = np.full(len(sub_campaigns), None, dtype=object)
+    for name, o in offer.items():
+        out[sub_campaigns == name] = o
+    return list(out.tolist())
 
 
 def default_fields(msisdn: str) -> dict[str, Any]:

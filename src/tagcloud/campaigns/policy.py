@@ -482,8 +482,14 @@ class ContactLedger:
         import numpy as np
 
         # loaded in number order: the per-candidate index seeks into the ledger then walk it in order
-        order = np.argsort(np.asarray(msisdns, dtype=str), kind="stable").tolist()
-        rows = [(campaign_ids[i], msisdns[i], offer_ids[i], priorities[i], subs[i]) for i in order]
+        order = np.argsort(np.asarray(msisdns, dtype=str), kind="stable")
+
+        def by_order(col: Sequence[Any]) -> list[Any]:
+            return list(np.asarray(col, dtype=object)[order].tolist())
+
+        rows = list(
+            zip(*(by_order(c) for c in (campaign_ids, msisdns, offer_ids, priorities, subs)), strict=True)
+        )
         # one campaign per subscriber (the usual list) needs no ranking: rank 1, the winner is itself
         single = len(set(campaign_ids)) <= 1 and len(set(msisdns)) == n
         rank_sql = (
