@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 from tagcloud.data.fixtures import build_export
@@ -12,7 +13,7 @@ from tagcloud.data.warehouse import Warehouse
 
 VOICE_COLUMNS = TABLES["voice_cdr"].column_names
 CELL = "C100000"  # first cell of build_export's cells table
-NOW = __import__("datetime").datetime(2026, 11, 23, 12, 0, 0)
+NOW = datetime(2026, 11, 23, 12, 0, 0)  # "the future" starts here in every test
 
 
 def base_warehouse(tmp: Path) -> Warehouse:
