@@ -37,15 +37,99 @@ def lookup_in_scope(request: HttpRequest, msisdn: str, unmask: bool = False) -> 
 def contact_history(msisdn: str, limit: int = 30) -> list[dict[str, Any]] | None:
     """The customer's contacts and responses from the campaigns' ledger, newest first; None when no
     campaign database is configured (or an SQLite one does not exist yet: opening would create it)."""
-    from django.conf import settings
-
-    url = str(getattr(settings, "CAMPAIGN_DB", "") or "")
-    if not url or (url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists()):
+    url = _campaign_url()
+    if url is None:
         return None
     from tagcloud.campaigns.policy import ContactLedger
 
     with ContactLedger(url) as ledger:
         return ledger.history(msisdn)[:limit]
+
+
+TOUCHPOINTS = (
+    "hall",
+    "10086",
+    "app",
+    "web_hall",
+    "sms_hall",
+    "self_terminal",
+)  # the hall first: the agent's counter
+
+
+def campaign_offers(msisdn: str, channel: str) -> dict[str, Any] | None:
+    """The campaigns' touchpoint view (``touchpoint_offers``: eligible offers with the channel's
+    script, highest priority first) for a customer at ``channel``; None without a campaign database.
+    Designs are read from the campaign store for the campaigns in the customer's contact history."""
+    import datetime as dt
+
+    from tagcloud.campaigns.execute import touchpoint_offers
+    from tagcloud.campaigns.policy import ContactLedger
+    from tagcloud.campaigns.workflow import CampaignStore
+
+    url = _campaign_url()
+    if url is None:
+        return None
+    with ContactLedger(url) as ledger, CampaignStore(url) as store:
+        designs = {}
+        for cid in {h["campaign_id"] for h in ledger.history(msisdn)}:
+            try:
+                designs[cid] = store.design(cid)
+            except KeyError:  # a contact of a campaign this store does not hold: no script to show
+                continue
+        return touchpoint_offers(ledger, designs, msisdn, channel, dt.datetime.now())
+
+
+def _campaign_url() -> str | None:
+    from django.conf import settings
+
+    url = str(getattr(settings, "CAMPAIGN_DB", "") or "")
+    if not url or (url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists()):
+        return None
+    return url
+
+
+def behaviour(msisdn: str, unmask: bool) -> dict[str, Any]:
+    """The customer's last 30 days from the warehouse (``tagcloud.data.customer``), labelled in the
+    page's language, with the data-by-day chart. Peer numbers stay masked unless ``unmask``."""
+    import json
+
+    from django.utils.translation import get_language
+
+    from tagcloud.data.codes import label as code_label
+    from tagcloud.data.customer import recent_behaviour
+    from tagcloud.web.warehouse import warehouse_dir
+
+    lang = "en" if (get_language() or "zh").startswith("en") else "zh"
+    b = recent_behaviour(warehouse_dir(), msisdn, unmask_peers=unmask)
+    for c in b.calls.get("by_operator", []) + b.calls.get("top_contacts", []):
+        c["operator_label"] = code_label("operator", c["operator"] or "", lang)
+    for c in b.service_contacts:
+        c["channel_label"] = code_label("channel", c["channel"] or "", lang)
+        c["reason_label"] = code_label("contact_reason", c["reason"] or "", lang)
+    for p in b.products:
+        p["label"] = (p["name_en"] if lang == "en" else p["name"]) or p["product_id"]
+        p["kind_label"] = code_label("product_kind", p["kind"] or "", lang)
+    chart = {
+        "title": "每日流量 (MB)" if lang == "zh" else "Data per day (MB)",
+        "line": True,
+        "labels": [d["day"].strftime("%m-%d") for d in b.data_by_day],
+        "values": [d["mb"] for d in b.data_by_day],
+    }
+    return {
+        "b": b,
+        "charts": [chart] if b.data_by_day else [],
+        "charts_json": json.dumps([chart] if b.data_by_day else [], ensure_ascii=False),
+    }
+
+
+def touchpoint_choices() -> list[tuple[str, str]]:
+    """(code, label) of the touchpoints a customer can stand at, in the page's language."""
+    from django.utils.translation import get_language
+
+    from tagcloud.data.codes import label as code_label
+
+    lang = "en" if (get_language() or "zh").startswith("en") else "zh"
+    return [(c, code_label("channel", c, lang)) for c in TOUCHPOINTS]
 
 
 def _fmt(v: Any) -> str:
@@ -95,7 +179,15 @@ def customer(request: HttpRequest) -> HttpResponse:
     Numbers travel in POST bodies, never in URLs, so they stay out of access logs and history."""
     msisdn = request.POST.get("msisdn", "").strip()
     unmask = request.POST.get("unmask") == "1"
-    ctx: dict[str, Any] = {"msisdn": msisdn, "may_unmask": may_unmask(request.user)}
+    channel = request.POST.get("channel", TOUCHPOINTS[0])
+    if channel not in TOUCHPOINTS:
+        channel = TOUCHPOINTS[0]
+    ctx: dict[str, Any] = {
+        "msisdn": msisdn,
+        "may_unmask": may_unmask(request.user),
+        "channel": channel,
+        "touchpoints": touchpoint_choices(),
+    }
     status = 200
     if msisdn:
         try:
@@ -112,5 +204,11 @@ def customer(request: HttpRequest) -> HttpResponse:
             ctx["basic"], ctx["categories"] = sections(row, found["columns"])
             ctx["row"] = row
             ctx["shown_number"] = row["msisdn"]
-            ctx["history"] = contact_history(msisdn)
+            from tagcloud.audience.dictionary import parse_number
+
+            # Campaign ledgers and the warehouse key customers by the whole number.
+            whole = str(int(parse_number(msisdn)))
+            ctx["history"] = contact_history(whole)
+            ctx["offers"] = campaign_offers(whole, channel)
+            ctx.update(behaviour(whole, unmask))
     return render(request, "customer.html", ctx, status=status)
