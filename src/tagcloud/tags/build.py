@@ -458,7 +458,8 @@ def build(
                 eng.register_files(
                     f"part_{sid}", [part], None, {"msisdn": "VARCHAR", **{a.id: a.sql_type for a in attrs}}
                 )
-                j.advance(1, rows=_rows_of(wh.root, inputs, reads), note=sid)
+                # the bar counts rows actually read: a reused part reads nothing
+                j.advance(1, rows=0 if sid in sources_reused else _rows_of(wh.root, inputs, reads), note=sid)
             t0 = time.perf_counter()
             out_dir.mkdir(parents=True, exist_ok=True)
             try:
