@@ -35,6 +35,10 @@ if TYPE_CHECKING:
     from tagcloud.tags.condition import Condition, NameInfo
 
 
+class OutOfScope(KeyError):
+    """A reverse lookup of a subscriber outside the engine's region scope (refused)."""
+
+
 def parse(text: str, names: Mapping[str, NameInfo]) -> Condition:
     """Condition text → checked :class:`Condition` of the one condition language (``tagcloud.tags``)."""
     from tagcloud.tags.condition import parse_condition
@@ -210,11 +214,17 @@ class AudienceEngine:
         return out
 
     def lookup(self, msisdn: str) -> dict[str, Any]:
-        """Reverse query (反向查询): every tag and attribute of one subscriber."""
+        """Reverse query (反向查询): every tag and attribute of one subscriber.
+
+        ValueError for a malformed number, KeyError for a number not in the index, and
+        :class:`OutOfScope` (a KeyError, so callers that do not tell them apart answer both alike:
+        no probing) for a subscriber outside the engine's ``scope``."""
         from tagcloud.audience.lookup import ShardReader
 
         i = self.index.dictionary.id_of(msisdn)
         k = next(k for k, s in enumerate(self.index.shards) if s.lo <= i < s.hi)
+        if self.scope and not self._in_scope(i, k):
+            raise OutOfScope(f"{mask_number(msisdn)}: outside the scope {self.scope}")
         reader = self._readers.get(k)
         if reader is None:
             reader = self._readers[k] = ShardReader(self.index, self.index.shards[k])
@@ -224,6 +234,13 @@ class AudienceEngine:
         }
         out.update(reader.read(i))
         return out
+
+    def _in_scope(self, i: int, k: int) -> bool:
+        """Is id ``i`` (in shard ``k``) inside the engine's scope? One shard's scope bitmap."""
+        assert self.scope is not None
+        compiler = Compiler(self.index)  # a scope names region columns, never saved groups
+        node = compiler.compile(parse(self.scope, self.names(False)).tree)
+        return i in ShardRun(self.index.shards[k]).truth(node)
 
     # -- profile and split
 

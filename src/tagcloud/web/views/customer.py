@@ -1,6 +1,8 @@
-"""Customer 360 (反向查询): a number → basic profile, every tag grouped by category. Access needs
-``lookup_customer``; the subscriber must live in the user's region; every lookup is audited, and
-an unmask (whole number) is a separate, audited action for roles that may."""
+"""Customer 360 (反向查询): a number → basic profile, every tag grouped by category, the last 30
+days' behaviour from the warehouse and the campaigns' touchpoint offers and contact history. Access
+needs ``lookup_customer``; the subscriber must live in the user's region (the engine refuses the
+others); every lookup is audited, and an unmask (whole number) is a separate, audited action for
+roles that may."""
 
 from __future__ import annotations
 
@@ -15,21 +17,23 @@ from tagcloud.web.accounts.audit import record
 from tagcloud.web.accounts.masking import mask_msisdn, may_unmask
 from tagcloud.web.accounts.models import AuditAction
 from tagcloud.web.engine import NoIndex, engine_for
-from tagcloud.web.views.access import require, scope
+from tagcloud.web.views.access import require
 from tagcloud.web.views.audience import label
 
 BASIC = ("brand", "age_band", "gender", "tenure_months", "arpu", "dou_mb", "mou", "payment_type", "status")
 
 
 def lookup_in_scope(request: HttpRequest, msisdn: str, unmask: bool = False) -> dict[str, Any]:
-    """The engine's reverse query, refused (LookupError) when the subscriber is outside the user's
-    region — the engine's lookup reads any number, so the scope check belongs here."""
+    """The engine's reverse query under the user's scope; a subscriber outside it is refused by
+    the engine (``OutOfScope``), audited here as ``denied`` and raised as LookupError."""
+    from tagcloud.audience.query import OutOfScope
+
     eng = engine_for(request, unmask=unmask)
-    found = eng.lookup(msisdn)  # ValueError: malformed; KeyError: not a subscriber
-    home = [found.get(c) for c in ("township_id", "county_id", "city_id")]
-    if not any(scope(request).allows(h) for h in home if h):
+    try:
+        found = eng.lookup(msisdn)  # ValueError: malformed; KeyError: not a subscriber
+    except OutOfScope:
         record(request, AuditAction.DENIED, mask_msisdn(msisdn), rows=1, reason="out of region")
-        raise LookupError("out of region")
+        raise LookupError("out of region") from None
     record(request, AuditAction.UNMASK if unmask else AuditAction.LOOKUP, mask_msisdn(msisdn), rows=1)
     return {"row": found, "columns": eng.index.columns}
 
