@@ -45,6 +45,9 @@ REGION_COLUMNS = ("city_id", "county_id", "township_id")
 ROLLING_DAYS = 30  # a daily build's window
 BILL_MONTHS = 3  # bill months a window reads (ARPU 3-month average and the like)
 HISTORY_TABLES = frozenset({"subscriber_handsets"})  # read from the beginning up to the window's end
+# Relations over a table's whole history up to the window's end, beside its windowed relation:
+# products held are decided by the last order of each product, which may be years old.
+HISTORY_RELATIONS = {"orders_history": "orders"}
 DRIFT_FLAG = 0.05  # coverage moving by this much (absolute share) …
 DRIFT_RELATIVE = 0.25  # … and by this much relative to before is flagged as a large drift
 
@@ -295,8 +298,11 @@ class BuildResult:
         return out
 
 
-def _relation_files(wh: Any, table: str, window: Window) -> tuple[list[Path], Path | None, str | None]:
-    """The files of ``table`` a window reads, the hive base folder, and a row filter (DuckDB SQL)."""
+def _relation_files(
+    wh: Any, table: str, window: Window, history: bool = False
+) -> tuple[list[Path], Path | None, str | None]:
+    """The files of ``table`` a window reads (``history``: everything up to the window's end), the
+    hive base folder, and a row filter (DuckDB SQL)."""
     from tagcloud.data.model import TABLES, Partitioning
 
     t = TABLES[table]
@@ -311,7 +317,7 @@ def _relation_files(wh: Any, table: str, window: Window) -> tuple[list[Path], Pa
         if table == "billing_monthly":
             months = {m.strftime("%Y-%m") for m in window.bill_months}
             keep = [f for f in files if f.parent.name.split("=", 1)[1] in months]
-        elif table in HISTORY_TABLES:
+        elif table in HISTORY_TABLES or history:
             last = (window.end - timedelta(days=1)).strftime("%Y-%m")
             keep = [f for f in files if f.parent.name.split("=", 1)[1] <= last]
         else:
@@ -320,7 +326,7 @@ def _relation_files(wh: Any, table: str, window: Window) -> tuple[list[Path], Pa
     where = None
     if t.time_column and table != "billing_monthly":
         col = q(t.time_column)
-        if table in HISTORY_TABLES:
+        if table in HISTORY_TABLES or history:
             where = f"{col} < TIMESTAMP {_lit(end)}"
         else:
             where = f"{col} >= TIMESTAMP {_lit(start)} AND {col} < TIMESTAMP {_lit(end)}"
@@ -404,6 +410,12 @@ def build(
             eng.register_files(name, files, base, schema[table], where)
             # relative paths: a copied warehouse keeps its cached parts
             inputs[table] = [
+                (str(f.relative_to(wh.root)), f.stat().st_size, f.stat().st_mtime_ns) for f in files
+            ]
+        for name, table in HISTORY_RELATIONS.items():
+            files, base, where = _relation_files(wh, table, window, history=True)
+            eng.register_files(name, files, base, schema[table], where)
+            inputs[name] = [
                 (str(f.relative_to(wh.root)), f.stat().st_size, f.stat().st_mtime_ns) for f in files
             ]
         eng.register_query("subscribers", subscribers_sql(window))

@@ -639,6 +639,7 @@ def model_schema() -> dict[str, dict[str, str]]:
         elif t.partition == Partitioning.MONTH:
             schema[t.name]["month"] = "VARCHAR"
     schema.update({k: dict(v) for k, v in BUILD_RELATIONS.items()})
+    schema["orders_history"] = dict(schema["orders"])  # every order up to the window's end (build.py)
     return schema
 
 
