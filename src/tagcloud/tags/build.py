@@ -437,7 +437,8 @@ def build(
             for sid, attrs in sorted(by_source.items()):
                 plan = plans[sid]
                 sql = source_sql(plan, attrs)
-                reads = sorted(t for t in plan.tables if t in TABLES or t == "xdr_translated")
+                # every relation with input files counts: model tables, orders_history, xdr_translated
+                reads = sorted(t for t in plan.tables if t in inputs)
                 fp = _fingerprint(
                     [
                         sql,
