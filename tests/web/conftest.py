@@ -122,6 +122,13 @@ def _fast_passwords(settings: Any) -> None:
     forget_parent_map()
 
 
+@pytest.fixture(autouse=True)
+def _campaign_db(settings: Any, tmp_path: Any) -> None:
+    # Campaign pages and the touchpoint API write a store + ledger: keep them out of var/.
+    settings.CAMPAIGN_DB = f"sqlite:///{tmp_path / 'campaigns.db'}"
+    settings.CAMPAIGN_DIR = str(tmp_path / "campaigns")
+
+
 CHROMIUM = "/usr/bin/chromium"
 
 

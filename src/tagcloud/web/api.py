@@ -258,3 +258,9 @@ def groups(request: HttpRequest) -> Any:
 
     need(request, "build_audience")
     return scope(request).filter_queryset(SavedGroup.objects.all(), "region_id")[:500]
+
+
+# Touchpoint offers and feedback (the campaigns' page family owns them).
+from tagcloud.web.campaigns.api import router as _touchpoints  # noqa: E402
+
+api.add_router("/touchpoints", _touchpoints)

@@ -35,6 +35,10 @@ class Role(models.Model):
             ("propose_tag_change", "提出标签变更 / propose tag changes"),
             ("review_tag_change", "审核标签变更 / review tag changes"),
             ("view_audit", "查看审计日志 / browse the audit log"),
+            ("design_campaign", "设计营销活动 / design campaigns"),
+            ("approve_campaign", "审批营销活动 / approve campaigns"),
+            ("run_campaign", "执行营销活动、外呼清单 / run campaigns, call lists"),
+            ("serve_touchpoint", "触点推荐与反馈 / touchpoint offers and feedback"),
         ]
 
     def __str__(self) -> str:

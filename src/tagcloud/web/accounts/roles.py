@@ -18,6 +18,8 @@ class RoleDefinition:
 
 
 MARKETER = ("build_audience", "export_audience", "lookup_customer", "propose_tag_change")
+# Marketers design campaigns in their region and run the approved ones (waves, call lists).
+CAMPAIGNER = ("design_campaign", "run_campaign")
 
 ROLES: tuple[RoleDefinition, ...] = (
     RoleDefinition(
@@ -25,19 +27,24 @@ ROLES: tuple[RoleDefinition, ...] = (
         "省级管理员",
         "Province administrator",
         "province",
-        (*MARKETER, "unmask_msisdn", "review_tag_change", "view_audit"),
+        (*MARKETER, *CAMPAIGNER, "serve_touchpoint", "unmask_msisdn", "review_tag_change", "view_audit"),
         "全省数据; 维护参考数据与账号; 可查看完整号码; 浏览审计日志",
         maintains_reference=True,
     ),
     RoleDefinition(
-        "city_marketer", "地市营销人员", "City marketer", "city", MARKETER, "本地市用户; 号码脱敏"
+        "city_marketer",
+        "地市营销人员",
+        "City marketer",
+        "city",
+        (*MARKETER, *CAMPAIGNER),
+        "本地市用户; 号码脱敏",
     ),
     RoleDefinition(
         "county_marketer",
         "区县营销人员",
         "County marketer",
         "county",
-        MARKETER,
+        (*MARKETER, *CAMPAIGNER),
         "本区县用户; 号码脱敏",
     ),
     RoleDefinition(
@@ -61,16 +68,16 @@ ROLES: tuple[RoleDefinition, ...] = (
         "审批人",
         "Approver",
         "province",
-        ("review_tag_change", "view_audit"),
-        "审核标签变更; 浏览审计日志",
+        ("review_tag_change", "view_audit", "approve_campaign"),
+        "审核标签变更与营销活动; 浏览审计日志",
     ),
     RoleDefinition(
         "channel_agent",
         "渠道代理",
         "Channel agent",
         "township",
-        ("lookup_customer",),
-        "在营业网点查询面前客户 (本片区, 号码脱敏)",
+        ("lookup_customer", "serve_touchpoint"),
+        "在营业网点查询面前客户 (本片区, 号码脱敏); 推荐营销活动并记录反馈",
     ),
 )
 
