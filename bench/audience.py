@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> Result:
     ap.add_argument("--cache", type=Path, default=Path("var/bench"))
     ap.add_argument("--rebuild", action="store_true", help="build the index again even if cached")
     ap.add_argument("--conditions", type=int, default=12, help="5-tag audiences to time")
+    ap.add_argument("--lookup-only", action="store_true", help="time only the reverse lookup")
     args = ap.parse_args(argv)
     if args.quick:
         args.rows, args.flags = 200_000, 200
@@ -124,104 +125,113 @@ def main(argv: list[str] | None = None) -> Result:
     res.seconds_per_1000_tags = res.build_seconds / tags * 1000
     res.index_bytes_per_subscriber = man["bytes"] / n
 
-    # -- 5-tag boolean audiences over flags of mixed densities (≥ 0.5%, no nulls)
     rng = np.random.default_rng(4)
-    flags = [(k, c["count"] / n) for k, c in man["columns"].items() if c["kind"] == "flag" and not c["nulls"]]
-    pool = [k for k, d in flags if d >= 0.005]
-    conds = []
-    for i in range(args.conditions):
-        pick = rng.choice(pool, 5, replace=False)
-        conds.append(SHAPES[i % len(SHAPES)].format(**dict(zip("abcde", pick, strict=True))))
-    res.conditions = conds
-    con = duckdb.connect()
-    con.execute("SET threads = 2")
-    con.execute("SET parquet_metadata_cache = true")  # fair to DuckDB: no footer re-parse per query
-    lazy = pl.scan_parquet(parquet)
-    names = eng.names()
-    shard = eng.index.shards[0]
-    alive = bitmap_to_words(shard.bitmap("_alive"), shard.lo, shard.n_words)
-    eng_t, duck_t, pol_t, floor_t = [], [], [], []
-    for c in conds:
-        eng.count(c)  # first use loads the bitmaps lazily; timed runs are warm, as in a service
-        t, got = _timed(lambda c=c: eng.count(c), 15)
-        eng_t += t
-        sql = parse(c, names).to_sql("duckdb")
+    if not args.lookup_only:
+        # -- 5-tag boolean audiences over flags of mixed densities (≥ 0.5%, no nulls)
+        flags = [
+            (k, c["count"] / n) for k, c in man["columns"].items() if c["kind"] == "flag" and not c["nulls"]
+        ]
+        pool = [k for k, d in flags if d >= 0.005]
+        conds = []
+        for i in range(args.conditions):
+            pick = rng.choice(pool, 5, replace=False)
+            conds.append(SHAPES[i % len(SHAPES)].format(**dict(zip("abcde", pick, strict=True))))
+        res.conditions = conds
+        con = duckdb.connect()
+        con.execute("SET threads = 2")
+        con.execute("SET parquet_metadata_cache = true")  # fair to DuckDB: no footer re-parse per query
+        lazy = pl.scan_parquet(parquet)
+        names = eng.names()
+        shard = eng.index.shards[0]
+        alive = bitmap_to_words(shard.bitmap("_alive"), shard.lo, shard.n_words)
+        eng_t, duck_t, pol_t, floor_t = [], [], [], []
+        for c in conds:
+            eng.count(c)  # first use loads the bitmaps lazily; timed runs are warm, as in a service
+            t, got = _timed(lambda c=c: eng.count(c), 15)
+            eng_t += t
+            sql = parse(c, names).to_sql("duckdb")
+            t, ref = _timed(
+                lambda sql=sql: con.execute(
+                    f"SELECT count(*) FROM read_parquet('{parquet}') WHERE {sql}"
+                ).fetchone()[0],
+                3,
+            )
+            duck_t += t
+            t, pol = _timed(
+                lambda sql=sql: lazy.sql(f"SELECT count(*) AS n FROM self WHERE {sql}").collect().item(), 3
+            )
+            pol_t += t
+            if len(eng.index.shards) == 1:
+                tree = parse(c, names).tree
+                words = {
+                    k: bitmap_to_words(shard.bitmap(k), shard.lo, shard.n_words)
+                    for k in parse(c, names).names
+                }
+                t, dense = _timed(
+                    lambda tree=tree, words=words: int(
+                        np.bitwise_count(_dense_eval(tree, words, alive)).sum()
+                    ),
+                    15,
+                )
+                floor_t += t
+                res.counts_agree &= dense == got
+            res.counts_agree &= got == ref == pol
+        res.count_p50_ms, res.count_p95_ms = _p(eng_t, 50), _p(eng_t, 95)
+        res.duckdb_count_p50_ms, res.polars_count_p50_ms = _p(duck_t, 50), _p(pol_t, 50)
+        res.floor_count_p50_ms = _p(floor_t, 50)
+
+        # -- profile of 100 attributes/tags inside a ~1M-member (10%) audience
+        cols = man["columns"]
+        target = min((k for k, _ in flags), key=lambda k: abs(cols[k]["count"] - n / 10))
+        audience = eng.members(target)
+        res.profile_members = len(audience)
+        chosen = [k for k, c in cols.items() if c["kind"] == "enum"][:12] + [
+            k for k, c in cols.items() if c["kind"] == "number"
+        ][:8]
+        chosen += [k for k, c in cols.items() if c["kind"] == "flag" and k != target][: 100 - len(chosen)]
+        res.profile_columns = len(chosen)
+        eng.profile(audience, chosen)
+        t, _ = _timed(lambda: eng.profile(audience, chosen), 5)
+        res.profile_p50_ms = _p(t, 50)
+        parts = []
+        for k in chosen:
+            kind = cols[k]["kind"]
+            if kind == "flag":
+                parts.append(f'count(*) FILTER (WHERE "{k}")')
+            elif kind == "enum":
+                parts += [f"count(*) FILTER (WHERE \"{k}\" = '{v}')" for v in cols[k]["counts"]]
+            else:
+                parts.append(f'count("{k}"), sum("{k}")')
+        t, _ = _timed(
+            lambda: con.execute(
+                f"SELECT {', '.join(parts)} FROM read_parquet('{parquet}') WHERE \"{target}\""
+            ).fetchall(),
+            1,  # minutes at 10M: once is enough to see the order of magnitude
+        )
+        res.duckdb_profile_ms = _p(t, 50)
+
+        # -- numeric range through the bit-sliced index
+        rc = "arpu BETWEEN 50 AND 120"
+        eng.count(rc)
+        t, got = _timed(lambda: eng.count(rc), 15)
+        res.range_count_p50_ms = _p(t, 50)
+        t, bm = _timed(lambda: eng.members(rc), 10)
+        res.range_members_p50_ms = _p(t, 50)
         t, ref = _timed(
-            lambda sql=sql: con.execute(
-                f"SELECT count(*) FROM read_parquet('{parquet}') WHERE {sql}"
+            lambda: con.execute(
+                f"SELECT count(*) FROM read_parquet('{parquet}') WHERE arpu BETWEEN 50 AND 120"
             ).fetchone()[0],
             3,
         )
-        duck_t += t
-        t, pol = _timed(
-            lambda sql=sql: lazy.sql(f"SELECT count(*) AS n FROM self WHERE {sql}").collect().item(), 3
-        )
-        pol_t += t
-        if len(eng.index.shards) == 1:
-            tree = parse(c, names).tree
-            words = {
-                k: bitmap_to_words(shard.bitmap(k), shard.lo, shard.n_words) for k in parse(c, names).names
-            }
-            t, dense = _timed(
-                lambda tree=tree, words=words: int(np.bitwise_count(_dense_eval(tree, words, alive)).sum()),
-                15,
-            )
-            floor_t += t
-            res.counts_agree &= dense == got
-        res.counts_agree &= got == ref == pol
-    res.count_p50_ms, res.count_p95_ms = _p(eng_t, 50), _p(eng_t, 95)
-    res.duckdb_count_p50_ms, res.polars_count_p50_ms = _p(duck_t, 50), _p(pol_t, 50)
-    res.floor_count_p50_ms = _p(floor_t, 50)
-
-    # -- profile of 100 attributes/tags inside a ~1M-member (10%) audience
-    cols = man["columns"]
-    target = min((k for k, _ in flags), key=lambda k: abs(cols[k]["count"] - n / 10))
-    audience = eng.members(target)
-    res.profile_members = len(audience)
-    chosen = [k for k, c in cols.items() if c["kind"] == "enum"][:12] + [
-        k for k, c in cols.items() if c["kind"] == "number"
-    ][:8]
-    chosen += [k for k, c in cols.items() if c["kind"] == "flag" and k != target][: 100 - len(chosen)]
-    res.profile_columns = len(chosen)
-    eng.profile(audience, chosen)
-    t, _ = _timed(lambda: eng.profile(audience, chosen), 5)
-    res.profile_p50_ms = _p(t, 50)
-    parts = []
-    for k in chosen:
-        kind = cols[k]["kind"]
-        if kind == "flag":
-            parts.append(f'count(*) FILTER (WHERE "{k}")')
-        elif kind == "enum":
-            parts += [f"count(*) FILTER (WHERE \"{k}\" = '{v}')" for v in cols[k]["counts"]]
-        else:
-            parts.append(f'count("{k}"), sum("{k}")')
-    t, _ = _timed(
-        lambda: con.execute(
-            f"SELECT {', '.join(parts)} FROM read_parquet('{parquet}') WHERE \"{target}\""
-        ).fetchall(),
-        1,  # minutes at 10M: once is enough to see the order of magnitude
-    )
-    res.duckdb_profile_ms = _p(t, 50)
-
-    # -- numeric range through the bit-sliced index
-    rc = "arpu BETWEEN 50 AND 120"
-    eng.count(rc)
-    t, got = _timed(lambda: eng.count(rc), 15)
-    res.range_count_p50_ms = _p(t, 50)
-    t, bm = _timed(lambda: eng.members(rc), 10)
-    res.range_members_p50_ms = _p(t, 50)
-    t, ref = _timed(
-        lambda: con.execute(
-            f"SELECT count(*) FROM read_parquet('{parquet}') WHERE arpu BETWEEN 50 AND 120"
-        ).fetchone()[0],
-        3,
-    )
-    res.duckdb_range_p50_ms = _p(t, 50)
-    res.counts_agree &= got == ref == len(bm)
+        res.duckdb_range_p50_ms = _p(t, 50)
+        res.counts_agree &= got == ref == len(bm)
 
     # -- reverse lookup, warm (a lookup service keeps every bitmap loaded)
-    for s in eng.index.shards:
-        s.warm()
+    eng.warm()
+    import gc
+
+    gc.collect()
+    gc.freeze()  # as a long-lived lookup service would: the warmed index is never garbage
     ids = rng.choice(n, 1000, replace=False)
     nums = [str(int(x)) for x in np.asarray(eng.index.dictionary.msisdn_by_id)[ids]]
     eng.lookup(nums[0])
