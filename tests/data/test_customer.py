@@ -57,7 +57,7 @@ def wh(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
         w,
         "roaming",
         "2026-09-29",
-        f"SELECT * FROM (VALUES (DATE '2026-09-29', '{ME}', 'out', '广东', '深圳', NULL::VARCHAR),"
+        f"SELECT * FROM (VALUES (DATE '2026-09-29', '{ME}', 'out', '广东', '深圳', 'CN'),"
         f" (DATE '2026-09-29', '{ME}', 'in', '湖南', '长沙', NULL::VARCHAR))"
         " AS t(record_date, msisdn, direction, visited_province, visited_city, visited_country)",
     )

@@ -131,8 +131,9 @@ def recent_behaviour(
         if files["roaming"]:
             out.roaming = _rows(
                 con,
-                "SELECT coalesce(nullif(visited_country, ''), concat_ws(' ', visited_province, visited_city)) "
-                "AS destination, count(DISTINCT record_date) AS days, max(record_date) AS last_day "
+                # Domestic roaming carries the country 'CN': the province and city say where.
+                "SELECT CASE WHEN coalesce(visited_country, '') IN ('', 'CN') "
+                "THEN concat_ws(' ', visited_province, visited_city) ELSE visited_country END AS destination, count(DISTINCT record_date) AS days, max(record_date) AS last_day "
                 f"FROM {_scan(files['roaming'])} WHERE msisdn = ? AND direction = 'out' "
                 "GROUP BY 1 ORDER BY days DESC, destination",
                 [number],
