@@ -112,7 +112,6 @@ def recent_behaviour(
     start = end - dt.timedelta(days=days - 1)
     out.since, out.until = start, end
     con = duckdb.connect()
-    con.execute("SET threads = 1")  # one number, a few files: threads only add start-up cost
     try:
         files = {t: _window_files(wh, t, start, end) for t in _EVENT_TABLES}
         out.missing = [t for t, f in files.items() if not f]
