@@ -101,3 +101,11 @@ def test_build_quick() -> None:
     # the baseline really read the window, the build scanned it, and Spark built the same table
     assert r.baseline_seconds > 0 and r.rows_scanned > 10_000
     assert r.spark_seconds is not None and r.identical is True
+
+
+@pytest.mark.bench
+def test_customer_quick() -> None:
+    r = _load("customer").main(["--quick"])
+    # every looked-up number has calls and data in the window, and the baseline really ran
+    assert r.lookups == 10 and r.sections_found == 10
+    assert r.xdr_rows == 2_000 * 10 * 10 and r.baseline_p50_ms > 0
