@@ -122,3 +122,13 @@ def test_touchpoint_offers_from_the_campaigns(
     assert "5G升级推荐" in html and "5G_PACK_30" in html and "推荐5G畅享包" in html
     # The hotline has no script of its own here but sees the same pending offer (shared memory).
     assert "5G_PACK_30" in post(c, "/customer/", {"msisdn": n, "channel": "10086"}).content.decode()
+
+
+def test_api_behaviour(clients: dict[str, Any], customer: str, warehouse: Any) -> None:
+    body = clients["county_marketer"].get(f"/api/customers/{customer}/behaviour").json()
+    assert body["calls"]["count"] == 2 and body["calls"]["top_contacts"][0]["peer"] == "139****1111"
+    assert body["msisdn"] == customer[:3] + "****" + customer[-4:] and customer not in str(body)
+    assert [p["product_id"] for p in body["products"]] == ["PL_5G128"]
+    other = number_in(warehouse, "county_id = 'C03K02'")
+    assert clients["county_marketer"].get(f"/api/customers/{other}/behaviour").status_code == 404
+    assert clients["analyst"].get(f"/api/customers/{customer}/behaviour").status_code == 403

@@ -252,6 +252,32 @@ def customer(request: HttpRequest, msisdn: str, unmask: bool = False) -> Any:
     return {**head, "values": row}
 
 
+@api.get(
+    "/customers/{msisdn}/behaviour",
+    response={200: dict[str, Any], 400: Error, 403: Error, 404: Error, 503: Error},
+    summary="Customer 360: the last 30 days' calls, SMS, data by day, top apps, roaming, products held "
+    "and service contacts (in the caller's region; audited like a lookup)",
+)
+def customer_behaviour(request: HttpRequest, msisdn: str, unmask: bool = False) -> Any:
+    from tagcloud.audience.dictionary import parse_number
+    from tagcloud.data.customer import recent_behaviour
+    from tagcloud.web.views.customer import lookup_in_scope
+    from tagcloud.web.warehouse import warehouse_dir
+
+    need(request, "lookup_customer")
+    _engine(request, unmask)  # 403 / 503 before any lookup
+    try:
+        lookup_in_scope(request, msisdn, unmask)
+    except ValueError as e:
+        return Status(400, {"detail": str(e)})
+    except (KeyError, LookupError):
+        return Status(404, {"detail": f"{mask_msisdn(msisdn)}: not in your region or not a subscriber"})
+    b = recent_behaviour(warehouse_dir(), str(int(parse_number(msisdn))), unmask_peers=unmask)
+    out = b.as_dict()
+    out["msisdn"] = msisdn if unmask else mask_msisdn(msisdn)
+    return out
+
+
 @api.get("/groups", response=list[GroupOut], summary="Saved groups visible in the caller's region")
 def groups(request: HttpRequest) -> Any:
     from tagcloud.web.audiences.models import SavedGroup
