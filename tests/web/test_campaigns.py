@@ -130,6 +130,11 @@ def test_design_return_approve_run_evaluate(
     w.writerow(["contact_id", "result"])
     for i, row in enumerate(rows):
         w.writerow([row["contact_id"], "accepted" if i % 3 == 0 else "refused"])
+    # A results file naming contacts of another campaign is refused whole.
+    bad = io.BytesIO(f"contact_id,result\n{rows[0]['contact_id']},accepted\n999999,accepted\n".encode())
+    bad.name = "bad.csv"
+    post(marketer, "/campaigns/WEB1/call-results/", {"results": bad})
+    assert "not in campaign WEB1: [999999]" in marketer.get("/campaigns/WEB1/").content.decode()
     up = io.BytesIO(out.getvalue().encode())
     up.name = "results.csv"
     post(marketer, "/campaigns/WEB1/call-results/", {"results": up, "now": START.isoformat()})
@@ -143,7 +148,9 @@ def test_design_return_approve_run_evaluate(
         from tagcloud.campaigns.evaluate import evaluate
 
         rep = evaluate(led, s.design("WEB1"), target, None)
-    assert f"{rep.overall.lift:.2f}" in page
+    o = rep.overall
+    assert o.action_successes == len(range(0, len(rows), 3)) and o.control_successes == 0
+    assert '<span id="lift-value">∞</span>' in page and f'p = <span id="p-value">{o.p_value:.4f}' in page
 
     # Out of region: a county marketer elsewhere sees no such campaign.
     assert clients["township_manager"].get("/campaigns/WEB1/").status_code == 403

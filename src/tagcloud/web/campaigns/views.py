@@ -275,6 +275,29 @@ def call_list(request: HttpRequest, campaign_id: str, name: str) -> FileResponse
     return FileResponse(paths[name].open("rb"), as_attachment=True, filename=name, content_type="text/csv")
 
 
+def _only_this_campaign(ledger: Any, path: Path, campaign_id: str) -> None:
+    """Refuse a results file naming contacts of another campaign (possibly another region's)."""
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as f:
+        ids = {r.get("contact_id", "") for r in csv.DictReader(f)}
+    numeric = sorted(int(i) for i in ids if i.isdigit())  # malformed ids: the library names the line
+    if not numeric:
+        return
+    mine = {
+        int(r[0])
+        for r in ledger.db.q(
+            "SELECT contact_id FROM contacts WHERE campaign_id=? AND contact_id IN ("
+            + ",".join(str(i) for i in numeric)
+            + ")",
+            (campaign_id,),
+        )
+    }
+    other = [i for i in numeric if i not in mine]
+    if other:
+        raise ValueError(f"{path.name}: contact ids not in campaign {campaign_id}: {other[:5]}")
+
+
 @require("run_campaign")
 @require_POST
 def call_results(request: HttpRequest, campaign_id: str) -> HttpResponse:
@@ -292,17 +315,12 @@ def call_results(request: HttpRequest, campaign_id: str) -> HttpResponse:
         path.write_bytes(upload.read())
         try:
             with service.open_ledger() as ledger:
-                own = {
-                    r[0]
-                    for r in ledger.db.q(
-                        "SELECT contact_id FROM contacts WHERE campaign_id=?", (campaign_id,)
-                    )
-                }
+                _only_this_campaign(ledger, path, campaign_id)
                 counts = import_call_results(ledger, path, _when(request))
         except (ValueError, KeyError) as e:
             messages.error(request, str(e))
             return redirect("campaign", campaign_id=campaign_id)
-    messages.success(request, f"call results: {counts} ({len(own)} contacts in campaign)")
+    messages.success(request, f"call results: {counts}")
     return redirect("campaign", campaign_id=campaign_id)
 
 
@@ -321,7 +339,18 @@ def responses(request: HttpRequest, campaign_id: str) -> HttpResponse:
 
 
 def _pct(x: float) -> float:
-    return round(100 * x, 2) if x == x else 0.0  # NaN (empty group) → 0 on a chart
+    return _finite(100 * x)
+
+
+def _finite(x: Any) -> float:
+    """A chart value: NaN / infinite (an empty or success-free control) becomes 0, as JSON has neither."""
+    import math
+
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return 0.0
+    return round(v, 4) if math.isfinite(v) else 0.0
 
 
 @require()
@@ -345,7 +374,7 @@ def evaluation(request: HttpRequest, campaign_id: str) -> HttpResponse:
             {
                 "title": "接触 contacts",
                 "labels": labels,
-                "values": r.contacts[r.contacts.columns[3]].to_list(),
+                "values": [_finite(x) for x in r.contacts[r.contacts.columns[3]].to_list()],
             }
         )
     if r.responses.height:
@@ -356,16 +385,18 @@ def evaluation(request: HttpRequest, campaign_id: str) -> HttpResponse:
             {
                 "title": "响应 responses",
                 "labels": labels,
-                "values": r.responses[r.responses.columns[3]].to_list(),
+                "values": [_finite(x) for x in r.responses[r.responses.columns[3]].to_list()],
             }
         )
     if r.by_branch.height:
-        charts.append({"title": "分公司提升 lift by county", "labels": [str(x) for x in r.by_branch["county"].to_list()],
-                       "values": [round(float(x), 2) if x == x and x is not None else 0 for x in r.by_branch["lift"].to_list()]})  # fmt: skip
+        charts.append({"title": "分公司行动组成功率 % action rate by county", "labels": [str(x) for x in r.by_branch["county"].to_list()],
+                       "values": [_pct(x) for x in r.by_branch["action_rate"].to_list()]})  # fmt: skip
+        charts.append({"title": "分公司对照组成功率 % control rate by county", "labels": [str(x) for x in r.by_branch["county"].to_list()],
+                       "values": [_pct(x) for x in r.by_branch["control_rate"].to_list()]})  # fmt: skip
     if r.by_week.height:
         cols = r.by_week.columns
         charts.append({"title": "每周成功 successes by week (action)", "line": True,
-                       "labels": [str(x) for x in r.by_week[cols[0]].to_list()], "values": r.by_week[cols[1]].to_list()})  # fmt: skip
+                       "labels": [str(x) for x in r.by_week[cols[0]].to_list()], "values": [_finite(x) for x in r.by_week[cols[1]].to_list()]})  # fmt: skip
     return render(
         request,
         "campaigns/evaluation.html",
