@@ -76,6 +76,12 @@ ROUTES = [
     Route("POST", "/campaigns/design/", ("design_campaign",), (("campaign_id", "c_{role}"),)),
     Route("POST", "/campaigns/NONE/review/", ("approve_campaign",), (("decision", "approve"),)),
     Route("POST", "/campaigns/NONE/run/", ("run_campaign",)),
+    Route(
+        "GET", "/campaigns/NONE/run-state/", any_of=("design_campaign", "approve_campaign", "run_campaign")
+    ),
+    Route(
+        "GET", "/campaigns/NONE/evaluation/", any_of=("design_campaign", "approve_campaign", "run_campaign")
+    ),
     Route("POST", "/api/touchpoints/offers", ("serve_touchpoint",), (("msisdn", "13800000000"),), api=True),
     Route(
         "POST",

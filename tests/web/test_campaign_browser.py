@@ -123,14 +123,15 @@ def test_done_when_in_the_browser(
     page.goto(f"{base}/campaigns/UP5G/")
     page.fill("#run input[name=now]", START.strftime("%Y-%m-%dT%H:%M"))
     page.click("#run button")
-    page.wait_for_selector(".messages:has-text('SMS submitted')")
+    page.wait_for_selector("#run-state.done:has-text('SMS submitted')", timeout=120_000)
     page.click("#simulate button")
     page.wait_for_selector(".messages:has-text('simulated acceptances')")
 
     # Day 3: the call list for non-responders, downloaded; the call centre's results uploaded.
     page.fill("#run input[name=now]", (START + dt.timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"))
     page.click("#run button")
-    page.wait_for_selector("#call-lists a")
+    page.wait_for_selector("#run-state.done:has-text('calls listed')", timeout=120_000)
+    page.reload()
     with page.expect_download() as dl:
         page.click("#call-lists a")
     calls = tmp_path / "calls.csv"

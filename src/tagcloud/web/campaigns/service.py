@@ -8,6 +8,7 @@ import datetime as dt
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -221,7 +222,53 @@ def run(campaign_id: str, engine: AudienceEngine, now: dt.datetime) -> RunOutcom
             now,
             smsc=smsc_address() if any(w.channel.value == "sms" for w in design.waves) else None,
             call_dir=work_dir() / "calls",
+            sms_rate=float(getattr(settings, "CAMPAIGN_SMS_RATE", 100.0)),
         )
+
+
+@dataclass
+class RunState:
+    """The latest background pass of one campaign, as the campaign page shows it."""
+
+    running: bool = False
+    now: dt.datetime | None = None
+    summary: str = ""
+    error: str = ""
+
+
+_states: dict[str, RunState] = {}
+
+
+def run_state(campaign_id: str) -> RunState:
+    """The campaign's latest background pass in this process (an empty state if none)."""
+    with _locks_guard:
+        return _states.get(campaign_id, RunState())
+
+
+def start_run(campaign_id: str, engine: AudienceEngine, now: dt.datetime) -> threading.Thread:
+    """Run the due waves in a background thread (an SMS wave at the contracted rate takes minutes
+    for a large county, longer than a request may last); ``run_state`` reports how it went."""
+
+    def work() -> None:
+        try:
+            out = run(campaign_id, engine, now)
+            sms = sum(r.submitted for r in out.sms.values())
+            calls = sum(n for _, n in out.call_lists.values())
+            done = RunState(
+                False, now, f"waves {sorted(out.planned)}: {sms} SMS submitted, {calls} calls listed"
+            )
+        except Exception as e:  # any failure is shown on the page, not lost in a thread
+            done = RunState(False, now, error=f"{type(e).__name__}: {e}")
+        with _locks_guard:
+            _states[campaign_id] = done
+
+    with _locks_guard:
+        if _states.get(campaign_id, RunState()).running:
+            raise RuntimeError(f"campaign {campaign_id} is already running a pass; wait for it to finish")
+        _states[campaign_id] = RunState(True, now, "running")
+    t = threading.Thread(target=work, name=f"run_due {campaign_id}", daemon=True)
+    t.start()
+    return t
 
 
 def call_lists(campaign_id: str) -> list[Path]:

@@ -13,6 +13,7 @@ urlpatterns = [
     path("<str:campaign_id>/submit/", views.submit, name="campaign-submit"),
     path("<str:campaign_id>/review/", views.review, name="campaign-review"),
     path("<str:campaign_id>/run/", views.run, name="campaign-run"),
+    path("<str:campaign_id>/run-state/", views.run_state, name="campaign-run-state"),
     path("<str:campaign_id>/calls/<str:name>", views.call_list, name="campaign-call-list"),
     path("<str:campaign_id>/call-results/", views.call_results, name="campaign-call-results"),
     path("<str:campaign_id>/responses/", views.responses, name="campaign-responses"),

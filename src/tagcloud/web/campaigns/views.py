@@ -182,6 +182,7 @@ def campaign_page(request: HttpRequest, campaign_id: str) -> HttpResponse:
             "can_run": c["state"] in (CampaignState.APPROVED, CampaignState.RUNNING)
             and request.user.has_perm("accounts.run_campaign"),
             "call_lists": [p.name for p in service.call_lists(campaign_id)],
+            "run": service.run_state(campaign_id),
             "simulator": service.simulator_dir() is not None,
             "form": _form_of(d),
             "groups": list(
@@ -248,18 +249,28 @@ def _when(request: HttpRequest) -> dt.datetime:
 @require("run_campaign")
 @require_POST
 def run(request: HttpRequest, campaign_id: str) -> HttpResponse:
-    """Run the campaign's due waves as of a time: SMS over SMPP to the SMSC, call lists to files."""
+    """Run the campaign's due waves as of a time, in the background: SMS over SMPP to the SMSC,
+    call lists to files. The page polls ``run-state`` until the pass is done."""
     with service.open_store() as store:
         _campaign(request, store, campaign_id)
     try:
-        out = service.run(campaign_id, engine_for(request), _when(request))
-    except (ValueError, RuntimeError, OSError) as e:
+        service.start_run(campaign_id, engine_for(request), _when(request))
+    except (ValueError, RuntimeError) as e:
         messages.error(request, str(e))
-        return redirect("campaign", campaign_id=campaign_id)
-    sms = sum(r.submitted for r in out.sms.values())
-    calls = sum(n for _, n in out.call_lists.values())
-    messages.success(request, f"waves {sorted(out.planned)}: {sms} SMS submitted, {calls} calls listed")
     return redirect("campaign", campaign_id=campaign_id)
+
+
+@require()
+def run_state(request: HttpRequest, campaign_id: str) -> HttpResponse:
+    """The latest background pass (fragment; polls itself while the pass runs)."""
+    _any(request)
+    with service.open_store() as store:
+        _campaign(request, store, campaign_id)
+    return render(
+        request,
+        "campaigns/_run_state.html",
+        {"c": {"campaign_id": campaign_id}, "run": service.run_state(campaign_id)},
+    )
 
 
 @require("run_campaign")
