@@ -109,3 +109,22 @@ def test_customer_quick() -> None:
     # every looked-up number has calls and data in the window, and the baseline really ran
     assert r.lookups == 10 and r.sections_found == 10
     assert r.xdr_rows == 2_000 * 10 * 10 and r.baseline_p50_ms > 0
+
+
+@pytest.mark.bench
+def test_campaign_web_quick() -> None:
+    # A campaign run and its evaluation through the web against the library; its own process, as
+    # the benchmark sets up Django with its own database.
+    import json
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "campaign_web.py"), "--quick", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    # both paths really sent their county's SMS over SMPP, and both evaluations ran
+    assert r["target"] > 0 and r["sms_web"] > 0 and r["sms_library"] > 0, out.stdout
+    assert r["evaluation_page_ms"] > 0 and r["evaluate_ms"] > 0
