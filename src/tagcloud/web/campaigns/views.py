@@ -190,7 +190,8 @@ def campaign_page(request: HttpRequest, campaign_id: str) -> HttpResponse:
             ),
             "numeric": _numeric_columns(),
             "products": _products(),
-            "now": d.start.strftime("%Y-%m-%dT%H:%M"),
+            # run "as of" now, or the start while it is still ahead (a demo steps through the days)
+            "now": max(d.start, dt.datetime.now()).strftime("%Y-%m-%dT%H:%M"),
             "default_start": d.start.strftime("%Y-%m-%dT%H:%M"),
         },
     )
