@@ -16,7 +16,7 @@ def test_every_role_exists_with_its_permissions(demo_accounts: dict[str, Any]) -
 
     from .conftest import ROLE_CODES
 
-    assert set(demo_accounts) == set(ROLE_CODES)
+    assert set(demo_accounts) == set(ROLE_CODES) | {"approver_county", "approver_city"}
     admin = User.objects.get(username="demo_province_admin")
     county = User.objects.get(username="demo_county_marketer")
     agent = User.objects.get(username="demo_channel_agent")
@@ -32,6 +32,10 @@ def test_demo_users_sit_on_one_region_chain(demo_accounts: dict[str, Any]) -> No
     assert demo_accounts["city_marketer"].region_id == "C01"
     assert demo_accounts["county_marketer"].region_id == "C01K01"
     assert demo_accounts["township_manager"].region_id == "C01K01T01"
+    # the approval chain county → city → province has an approver at every step
+    assert demo_accounts["approver_county"].region_id == "C01K01"
+    assert demo_accounts["approver_city"].region_id == "C01"
+    assert demo_accounts["approver"].region_id == "P"
 
 
 def test_demo_users_need_regions(db: Any) -> None:

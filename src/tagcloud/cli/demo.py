@@ -57,6 +57,8 @@ def demo(
     os.environ["TAGCLOUD_WAREHOUSE"] = str(warehouse.resolve())
     os.environ.setdefault("TAGCLOUD_VAR_DIR", str((directory / "web").resolve()))
     os.environ.setdefault("TAGCLOUD_CAMPAIGN_DB", f"sqlite:///{(directory / 'campaigns.sqlite').resolve()}")
+    # campaigns launched from the web get their simulated answers from this export's ground truth
+    os.environ.setdefault("TAGCLOUD_SIM_DIR", str(export.resolve()))
 
     if not _export_matches(export, subscribers, days, seed):
         _step(

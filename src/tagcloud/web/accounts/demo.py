@@ -48,10 +48,13 @@ def create_demo_users(prefix: str = "demo_") -> list[DemoAccount]:
     ensure_roles()
     chain = _chain()
     out = []
-    for d in ROLES:
-        region = chain[d.scope_level]
+    # Approval runs county → city → province, so the demo needs an approver at each level of the chain.
+    extra = [(d, level) for d in ROLES if d.code == "approver" for level in ("county", "city")]
+    for d, level in [(d, d.scope_level) for d in ROLES] + extra:
+        region = chain[level]
         password = secrets.token_urlsafe(9)
-        user, _ = User.objects.get_or_create(username=f"{prefix}{d.code}")
+        suffix = "" if level == d.scope_level else f"_{level}"
+        user, _ = User.objects.get_or_create(username=f"{prefix}{d.code}{suffix}")
         user.first_name = d.name
         user.is_staff = d.maintains_reference  # the Django admin is for the reference-data maintainers
         user.set_password(password)
@@ -59,5 +62,7 @@ def create_demo_users(prefix: str = "demo_") -> list[DemoAccount]:
         Profile.objects.update_or_create(
             user=user, defaults={"role": Role.objects.get(code=d.code), "region": region}
         )
-        out.append(DemoAccount(d.code, d.name, user.username, password, region.region_id, region.name))
+        out.append(
+            DemoAccount(d.code + suffix, d.name, user.username, password, region.region_id, region.name)
+        )
     return out
