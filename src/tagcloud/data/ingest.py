@@ -88,6 +88,25 @@ def identify_table(path: Path) -> str | None:
     return best
 
 
+def snapshot_date(name: str) -> str | None:
+    """The YYYYMMDD a dated snapshot file carries in its name (``subscribers_20261101.csv``), if any."""
+    m = re.search(r"_(\d{8})(?:\.|$)", name)
+    return m.group(1) if m else None
+
+
+def source_identity(table: str, stem: str) -> str:
+    """What a file replaces when its content changes: itself (its stem), except for a dated snapshot.
+
+    A snapshot table is the state of the business system on one day, delivered each day under a new
+    dated name; each newer one replaces the table, so every ``<table>`` or ``<table>_YYYYMMDD`` file of
+    a snapshot table is one source (the snapshot) rather than a new file whose rows would all be
+    duplicates of the previous day's.
+    """
+    if TABLES[table].kind is TableKind.SNAPSHOT and re.fullmatch(rf"{re.escape(table)}(_\d{{8}})?", stem):
+        return table
+    return stem
+
+
 def discover(source_dir: Path) -> tuple[list[SourceFile], list[Unrecognised]]:
     """All files under ``source_dir`` that belong to a model table, in load order, and the rest."""
     if not source_dir.is_dir():
@@ -112,7 +131,7 @@ def discover(source_dir: Path) -> tuple[list[SourceFile], list[Unrecognised]]:
             if t is None:
                 other.append(Unrecognised(p, "no model table matches its folder or file name"))
                 continue
-            found.append(SourceFile(p, t, p.name[: -len(p.suffix)], fmt))
+            found.append(SourceFile(p, t, source_identity(t, p.name[: -len(p.suffix)]), fmt))
     order = {t: i for i, t in enumerate(LOAD_ORDER)}
     found.sort(key=lambda s: (order[s.table], str(s.path)))
     return found, other
@@ -601,6 +620,15 @@ class _Run:
         res = FileResult(str(src.path), src.table, src.stem, FileStatus.INGESTED)
         try:
             key = (src.table, src.stem)
+            if (
+                key in self.stems_seen
+                and src.stem == src.table
+                and TABLES[src.table].kind is TableKind.SNAPSHOT
+            ):
+                raise IngestError(
+                    f"{src.path}: a second snapshot of {src.table} in this drop (the other is "
+                    f"{self.stems_seen[key]}); deliver one snapshot per drop"
+                )
             if key in self.stems_seen:
                 raise IngestError(
                     f"{src.path}: same table and name as {self.stems_seen[key]} in this drop; rename one"
@@ -618,7 +646,7 @@ class _Run:
             res.read = res.accepted = res.quarantined = 0
             res.reasons = {}
             self.ledger.record_file(self.run_id, res.ledger_row())
-        elif res.status is FileStatus.UNCHANGED:
+        elif res.status in (FileStatus.UNCHANGED, FileStatus.SUPERSEDED):
             self.ledger.record_file(self.run_id, res.ledger_row())
         shutil.rmtree(self._stage(src), ignore_errors=True)
         return res
@@ -655,6 +683,14 @@ class _Run:
             res.status = FileStatus.UNCHANGED
             res.notes.append("same content as already ingested")
             return
+        if prev is not None and prev.state == "done" and src.stem == src.table:
+            loaded, incoming = snapshot_date(Path(prev.source_path).name), snapshot_date(src.path.name)
+            if loaded and incoming and incoming < loaded:
+                res.status = FileStatus.SUPERSEDED
+                res.notes.append(
+                    f"older than the snapshot already loaded ({Path(prev.source_path).name}); kept out"
+                )
+                return
         con = self.con
         if src.format == "text":
             assert data is not None
@@ -1055,7 +1091,7 @@ def render_report(report: IngestReport, max_files: int = 40) -> list[Any]:
         shown = [
             f
             for f in report.files
-            if f.status in (FileStatus.FAILED, FileStatus.UNRECOGNISED)
+            if f.status in (FileStatus.FAILED, FileStatus.UNRECOGNISED, FileStatus.SUPERSEDED)
             or f.quarantined
             or (f.status is FileStatus.INGESTED and f.notes)
         ]

@@ -84,6 +84,7 @@ class FileStatus(StrEnum):
 
     INGESTED = "ingested"  # read, validated and written (new or corrected content)
     UNCHANGED = "unchanged"  # same content as already ingested under that name: nothing to do
+    SUPERSEDED = "superseded"  # a snapshot older than the one already loaded: kept out, nothing written
     FAILED = "failed"  # file-level failure (damaged, wrong columns, empty …): nothing written
     UNRECOGNISED = "unrecognised"  # not a model table, or not a readable file type
 
