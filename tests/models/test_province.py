@@ -68,9 +68,14 @@ def test_location_and_special_markets_meet_targets(province: tuple[Path, list[Me
 
 def test_scores_carry_signal(province: tuple[Path, list[Metric], list]) -> None:  # type: ignore[type-arg]
     _, metrics, _ = province
-    # Below the 0.8 (see docs/models.md: the planted influence is weakly visible), but real.
-    assert _m(metrics, "influence", "Spearman with planted influence") > 0.25
-    assert _m(metrics, "churn_warning", "AUC (rule score)") > 0.75
+    # 0.81 on the 5,000-subscriber province (docs/models.md); the small one ranks a little less well
+    assert _m(metrics, "influence", "Spearman with planted influence") > 0.7
+    # churn decided after the window: a learned model approaches, and cannot beat, the planted AUC
+    planted = _m(metrics, "churn", "AUC of the planted probabilities")
+    learned = _m(metrics, "churn", "CV AUC, attributes before the first churn day")
+    assert 0.55 < learned < planted + 0.03
+    # the rule sees only pre-decision signs now (0.90 when churn was in progress inside the window)
+    assert _m(metrics, "churn_warning", "AUC (rule score)") > 0.55
     assert _m(metrics, "tariff_sensitivity", "Spearman with value tier (expected negative)") < 0
     assert _m(metrics, "internet_interest", "interest flags macro-F1") > 0.5
     # Offers go to people likelier than average to take them (the simulator's planted propensities).

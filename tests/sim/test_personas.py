@@ -153,31 +153,68 @@ def test_car_owners_call_the_traffic_radio(con: Any) -> None:
     assert highway[True] > 5 * highway[False]
 
 
-def test_churners_fade_and_turn_to_competitors(con: Any) -> None:
-    rows = dict(
-        con.execute("""
+def test_churn_is_decided_after_the_window(con: Any) -> None:
+    """The label is "churns in the month after the cut": every churner has a churn date after the last
+    day of the window, within 30 days; nobody else has one."""
+    (last,) = con.execute("SELECT max(CAST(start_time AS DATE)) FROM voice_cdr").fetchone()
+    lo, hi, n_dates, n_churn, bad = con.execute("""
+        SELECT min(churn_date), max(churn_date), count(churn_date), count(*) FILTER (WHERE churn),
+               count(*) FILTER (WHERE churn_date IS NOT NULL AND NOT churn)
+        FROM truth""").fetchone()
+    assert n_churn > 0 and n_dates == n_churn and bad == 0
+    assert lo > last and (hi - last).days <= 30
+
+
+def test_pre_decision_signs_follow_the_probability_not_the_outcome(con: Any) -> None:
+    """Fading use, calls to rivals' hotlines and porting questions grow with the planted churn
+    probability; at equal probability, those who will churn look like those who will not."""
+    rows = con.execute("""
         WITH u AS (
             SELECT msisdn, sum((CAST(start_time AS DATE) < DATE '2026-09-22')::INT) AS first_week,
-                           sum((CAST(start_time AS DATE) >= DATE '2026-10-02')::INT) AS last_week
-            FROM voice_cdr WHERE direction = 'MO' GROUP BY 1)
-        SELECT t.churn, sum(last_week) * 1.0 / sum(first_week) FROM truth t JOIN u USING (msisdn)
-        WHERE NOT t.migrant GROUP BY 1""").fetchall()
-    )
-    assert rows[True] < 0.6 and rows[False] > 0.85
-    comp = dict(
-        con.execute("""
-        SELECT t.churn, avg((peer_operator IN ('CU', 'CT', 'CBN') OR peer_number IN ('10010', '10000'))::INT)
-        FROM voice_cdr v JOIN truth t USING (msisdn)
-        WHERE direction = 'MO' AND CAST(start_time AS DATE) >= DATE '2026-10-02' GROUP BY 1""").fetchall()
-    )
-    assert comp[True] > comp[False] + 0.1
+                           sum((CAST(start_time AS DATE) >= DATE '2026-10-02')::INT) AS last_week,
+                           count(*) FILTER (WHERE peer_number IN ('10010', '10000')) AS rival_calls
+            FROM voice_cdr WHERE direction = 'MO' GROUP BY 1),
+        q AS (SELECT t.*, ntile(4) OVER (ORDER BY churn_prob) AS band FROM truth t WHERE NOT migrant)
+        SELECT band, churn, sum(last_week) * 1.0 / sum(first_week) AS kept, avg(rival_calls) AS rival, count(*) AS n
+        FROM q JOIN u USING (msisdn) GROUP BY ALL ORDER BY ALL""").fetchall()
+    kept = {(b, c): k for b, c, k, _, _ in rows}
+    rival = {(b, c): r for b, c, _, r, _ in rows}
+    n = {(b, c): m for b, c, _, _, m in rows}
+    # the signs grow with the probability band (everyone: churners and stayers together)
+    kept_band = {b: sum(kept[b, c] * n[b, c] for c in (True, False) if (b, c) in n) / sum(
+        n[b, c] for c in (True, False) if (b, c) in n) for b in range(1, 5)}  # fmt: skip
+    assert kept_band[4] < kept_band[1] - 0.1
+    assert rival[4, False] > 3 * max(rival[1, False], 0.01)
+    # no churn in progress: those who will leave still use most of their service (the old simulator
+    # faded them to a quarter inside the window)
+    assert kept[4, True] > 0.6
     porting = dict(
         con.execute("""
-        SELECT t.churn, count(*) * 1.0 / any_value(n) FROM service_contacts s JOIN truth t USING (msisdn)
-        JOIN (SELECT churn, count(*) AS n FROM truth GROUP BY 1) k USING (churn)
-        WHERE reason = 'porting_inquiry' GROUP BY 1""").fetchall()
+        WITH h AS (SELECT msisdn, ntile(2) OVER (ORDER BY churn_prob) AS half FROM truth)
+        SELECT half, count(s.msisdn) * 1.0 / count(DISTINCT h.msisdn)
+        FROM h LEFT JOIN service_contacts s ON s.msisdn = h.msisdn AND s.reason = 'porting_inquiry'
+        GROUP BY half""").fetchall()
     )
-    assert porting[True] > 10 * porting.get(False, 0.001)
+    assert porting[2] > 2 * porting[1]
+
+
+def test_influence_is_visible_in_contacts(con: Any) -> None:
+    """Seed 003 交往圈: the planted influence shows in how many distinct people a subscriber reaches
+    and is reached by, and in how much they originate — ranked within a persona, not perfectly."""
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    d = con.execute("""
+        WITH e AS (SELECT msisdn, peer_number, direction FROM voice_cdr WHERE peer_operator <> 'SERVICE'
+                   UNION ALL SELECT msisdn, peer_number, direction FROM sms WHERE peer_operator <> 'SERVICE')
+        SELECT t.persona, t.influence, count(DISTINCT e.peer_number) AS contacts,
+               count(DISTINCT e.peer_number) FILTER (WHERE e.direction = 'MT') AS reached_by
+        FROM truth t JOIN e USING (msisdn) WHERE t.persona = 'white_collar_commuter' GROUP BY ALL""").fetchnumpy()
+    infl = np.asarray(d["influence"])
+    rho = spearmanr(infl, np.asarray(d["contacts"])).statistic
+    rho_in = spearmanr(infl, np.asarray(d["reached_by"])).statistic
+    assert 0.6 < rho < 0.99  # learnable, not a copy
+    assert rho_in > 0.5  # influential people are reached by more people, not only reach more
 
 
 def test_rural_types_follow_the_seed_rule(con: Any) -> None:

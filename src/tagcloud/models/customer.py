@@ -31,7 +31,9 @@ def attributes_sql() -> str:
                count(DISTINCT peer_number) AS contacts,
                count(*) FILTER (WHERE CAST(start_time AS DATE) > (SELECT m FROM mid)) AS late,
                count(*) FILTER (WHERE CAST(start_time AS DATE) <= (SELECT m FROM mid)) AS early,
-               count(*) FILTER (WHERE peer_number LIKE '100__' OR peer_number LIKE '1001_') AS calls_to_operators
+               count(*) FILTER (WHERE peer_number LIKE '100__' OR peer_number LIKE '1001_') AS calls_to_operators,
+               -- asking a rival about its offers (seed 000 离网预警): 10010 China Unicom, 10000 China Telecom
+               count(*) FILTER (WHERE direction = 'MO' AND peer_number IN ('10010', '10000')) AS calls_to_competitors
         FROM voice_cdr GROUP BY msisdn
     ), s AS (SELECT msisdn, count(*) FILTER (WHERE direction = 'MO') AS sms_mo FROM sms GROUP BY msisdn
     ), x AS (
@@ -63,6 +65,7 @@ def attributes_sql() -> str:
            coalesce(x.mb, 0) / (SELECT days FROM mid) AS mb_per_day,
            coalesce(x.hosts, 0) AS hosts,
            v.offnet_share, coalesce(v.contacts, 0) AS contacts,
+           coalesce(v.calls_to_competitors, 0) AS calls_to_competitors,
            (coalesce(v.late, 0) + 1.0) / (coalesce(v.early, 0) + 1.0) AS calls_trend,
            (coalesce(x.late, 0) + 1.0) / (coalesce(x.early, 0) + 1.0) AS sessions_trend,
            b.arpu, b.dou_mb, b.mou_min,

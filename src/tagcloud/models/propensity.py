@@ -150,6 +150,7 @@ def train(
     max_iter: int = 200,
     learning_rate: float = 0.08,
     threads: int = 1,
+    min_samples_leaf: int = 20,
 ) -> PropensityResult:
     """Cross-validate and fit a gradient-boosting propensity model; score every row.
 
@@ -180,6 +181,7 @@ def train(
         return HistGradientBoostingClassifier(
             max_iter=max_iter,
             learning_rate=learning_rate,
+            min_samples_leaf=min_samples_leaf,  # larger leaves for rare labels (a few hundred churners)
             categorical_features=np.array(cat, dtype=bool) if any(cat) else None,
             early_stopping=False,
             random_state=seed,

@@ -52,6 +52,13 @@ _BROKERS = np.array([_SVC[s] for s in BROKER_HOTLINES])
 _OTHER = np.array([_SVC[s] for s in OTHER_SERVICE])
 # peer kinds: how a peer number is spelled
 MOBILE, FIXED, INTL, SERVICE = 0, 1, 2, 3
+
+
+def _lean_ramp(d: int) -> float:
+    """How far the pre-decision signs have grown on window day ``d``: 0 at the start, 1 after 29 days."""
+    return min(d / 29.0, 1.0)
+
+
 _OPS = ("CMCC", *COMPETITORS, "FIXED", "SERVICE", "INTL")
 OP_CMCC, OP_FIXED, OP_SERVICE, OP_INTL = 0, 4, 5, 6
 _EPOCH = dt.date(1970, 1, 1)
@@ -241,9 +248,10 @@ class DaySimulator:
         return base + hours * 3600 * _US + rng.integers(0, 3600, len(hours)) * _US
 
     def _usage_factor(self, subs: np.ndarray, d: int) -> np.ndarray:
-        """Churners fade out over the window; everyone else keeps their level."""
-        D = max(len(self.pop.days) - 1, 1)
-        return np.where(self.pop.churner[subs], 1.0 - 0.75 * d / D, 1.0)
+        """Use fades over the window with the churn lean (a noisy copy of the churn probability, not
+        the outcome): by up to 80% after a month for the most disaffected, nothing for the content.
+        The ramp is in days (a month to the full fade), so short windows are not distorted."""
+        return 1.0 - 0.8 * self.pop.churn_lean[subs] * _lean_ramp(d)
 
     def _contacts(self, subs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A weighted random contact of each subscriber (CSR draw): >= 0 on-net, < 0 off-net."""
@@ -305,11 +313,12 @@ class DaySimulator:
         subs = np.repeat(np.arange(n), rng.poisson(rate))
         m = len(subs)
         hours = self._hours(subs, off, rng)
-        # who is called: service lines, fixed lines, abroad, competitors (churners), or a contact
+        # who is called: service lines, fixed lines, abroad, competitors (the disaffected), or a contact
         u = rng.random(m)
         car = p.traits["car_owner"][subs]
         trader = p.traits["stock_trader"][subs]
-        churn_q = np.where(p.churner[subs], 0.08 + 0.35 * d / max(len(p.days) - 1, 1), 0.0)
+        # competitor calls grow with the churn lean (before any decision; weak and noisy)
+        churn_q = p.churn_lean[subs] * (0.1 + 0.3 * _lean_ramp(d))
         kind = np.full(m, MOBILE, np.int64)
         svc = np.full(m, -1, np.int64)
         num = np.zeros(m, np.int64)
@@ -328,7 +337,7 @@ class DaySimulator:
         svc[is_radio] = _SVC[TRAFFIC_RADIO]
         svc[is_broker] = _BROKERS[rng.integers(len(_BROKERS), size=int(is_broker.sum()))]
         svc[is_other] = _OTHER[rng.integers(len(_OTHER), size=int(is_other.sum()))]
-        comp_line = is_comp & (rng.random(m) < 0.4)  # asking a competitor about their offers
+        comp_line = is_comp & (rng.random(m) < 0.6)  # asking a competitor about their offers
         svc[comp_line] = _COMPETITOR_HOTLINES[rng.integers(2, size=int(comp_line.sum()))]
         kind[svc >= 0] = SERVICE
         op[svc >= 0] = OP_SERVICE
@@ -669,9 +678,9 @@ class DaySimulator:
 
         p, n = self.pop, self.pop.n
         rng = self._rng(d, 6)
-        D = max(len(p.days) - 1, 1)
         comp = p.traits["complaint_prone"]
-        port_p = np.where(p.churner, 0.002 + 0.02 * d / D, 0.0002)  # porting inquiries grow before churn
+        # porting questions: rare, more likely the stronger the lean (the decision comes after the window)
+        port_p = 0.0002 + p.churn_lean * (0.004 + 0.01 * _lean_ramp(d))
         base_p = 0.006 + np.where(comp, 0.03, 0.0)
         u = rng.random(n)
         is_port = u < port_p
@@ -725,8 +734,8 @@ class DaySimulator:
         s_sub, s_prod = cand[accept], prod[accept]
         is_plan = np.isin(s_prod, self.plan_columns())
         act = np.where(is_plan, "change", "subscribe").astype(object)
-        # drops: a held non-plan product, more often by churners
-        drop_p = np.where(p.churner, 0.004, 0.0008)
+        # drops: a held non-plan product, more often by the disaffected
+        drop_p = 0.0008 + 0.002 * p.churn_lean
         dsub = np.flatnonzero(rng.random(n) < drop_p)
         held = self.holdings[dsub].copy()
         held[:, list(self.plan_columns())] = False

@@ -44,7 +44,8 @@ def subscribers_table(pop: Population, g: Geography, plan: np.ndarray, snapshot:
 
     n = pop.n
     rng = np.random.default_rng([int(pop.msisdn[0] % 1_000_003), 11])
-    status = np.where(pop.churner & (rng.random(n) < 0.15), "suspended", "active")
+    # suspension (e.g. unpaid bills) follows the churn lean, not the outcome decided after the window
+    status = np.where(rng.random(n) < 0.03 * pop.churn_lean, "suspended", "active")
     group = np.where(
         (pop.work_cell != pop.home_cell) & (g.cell_site[pop.work_cell] >= 0) & (rng.random(n) < 0.35),
         g.cell_site[pop.work_cell],
@@ -243,7 +244,7 @@ def bills(
             abroad = usage.roaming_abroad_days[j]
             p_now, vas = plan, vas_fee
         else:
-            fade = np.where(pop.churner, 1.0 - 0.1 * max(0, i - (BILL_HISTORY_MONTHS - 3)), 1.0)
+            fade = 1.0 - 0.05 * pop.churn_lean * max(0, i - (BILL_HISTORY_MONTHS - 3))
             mou, sms, byts = (minutes_d * days_in * noise[0] * fade, sms_d * days_in * noise[1] * fade,
                               bytes_d * days_in * noise[2] * fade)  # fmt: skip
             abroad = np.where(pop.traits["hk_macau_traveller"], rng.poisson(1.0, n), 0)

@@ -68,7 +68,9 @@ class Population:
     rural_type: np.ndarray  # -1 or index into RURAL_TYPES
     influence: np.ndarray
     churn_prob: np.ndarray
-    churner: np.ndarray
+    churner: np.ndarray  # churns in the month after the window (the label), drawn from churn_prob alone
+    churn_day: np.ndarray  # day index (0 = window start) of the churn, >= len(days); -1: stays
+    churn_lean: np.ndarray  # 0..1: how strongly the pre-decision signs show; from churn_prob, not the label
     value: np.ndarray  # spend multiplier; value tier derives from it
     call_rate: np.ndarray
     sms_rate: np.ndarray
@@ -115,6 +117,23 @@ def _group_pick(
     cnt = hi - lo
     pick = lo + (rng.random(len(want)) * np.maximum(cnt, 1)).astype(np.int64)
     return np.where(cnt > 0, order[np.minimum(pick, len(order) - 1)], -1)
+
+
+def _group_pick_weighted(
+    keys: np.ndarray, members: np.ndarray, weight: np.ndarray, want: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Like :func:`_group_pick`, but a member is picked with probability proportional to ``weight``
+    (indexed like ``keys``): popular people are chosen as contacts more often."""
+    if len(members) == 0:
+        return np.full(len(want), -1, np.int64)
+    order = members[np.argsort(keys[members], kind="stable")]
+    sk = keys[order]
+    cum = np.r_[0.0, np.cumsum(weight[order])]
+    lo = np.searchsorted(sk, want, "left")
+    hi = np.searchsorted(sk, want, "right")
+    u = cum[lo] + rng.random(len(want)) * (cum[hi] - cum[lo])
+    pick = np.clip(np.searchsorted(cum, u, "right") - 1, lo, np.maximum(hi - 1, lo))
+    return np.where(hi > lo, order[np.minimum(pick, len(order) - 1)], -1)
 
 
 def _cells_of(g: Geography, areas: tuple[str, ...]) -> np.ndarray:
@@ -269,13 +288,23 @@ def build_population(
     tenure_days = np.minimum(tenure_days, 20 * 365)
     join_date = np.datetime64(start) - tenure_days.astype("timedelta64[D]")
 
-    # Churn: a latent probability; churners are drawn from it and their usage fades in the window.
+    # Churn: a latent probability of leaving in the month after the window. The label is drawn from it
+    # alone, on a churn day after the window, so nothing inside the window knows the outcome; the
+    # pre-decision signs (fading use, competitor calls, porting questions) follow churn_lean, a noisy
+    # copy of the probability, so a model can approach but not beat the probability's own AUC.
+    # Besides the observable drivers, an unobserved dissatisfaction (network, price, a rival's offer)
+    # spreads the probability; it shows only through the pre-decision signs. exp(-0.5) keeps its mean 1.
+    dissatisfaction = np.exp(rng.normal(-0.18, 0.6, n))
     churn_prob = np.clip(
-        churn_base * (1 + 1.5 * traits["complaint_prone"] + 1.0 * traits["dual_sim"]) * (1.4 - 0.4 * np.minimum(value, 2))
-        * np.where(tenure_days < 365, 1.6, 1.0),
+        churn_base * (1 + 1.5 * traits["complaint_prone"] + 1.0 * traits["dual_sim"])
+        * np.clip(1.8 - 0.7 * np.minimum(value, 2), 0.3, None)  # low spenders leave more easily
+        * np.where(tenure_days < 365, 2.5, np.where(tenure_days < 3 * 365, 1.4, 0.8))  # and newcomers
+        * dissatisfaction / 1.4,  # 1.4: the mean of the factors above, so the churn rate stays ~4.5%
         0.002, 0.6,
     )  # fmt: skip
     churner = rng.random(n) < churn_prob
+    churn_day = np.where(churner, n_days + rng.integers(0, 30, n), -1)
+    churn_lean = np.clip(churn_prob / 0.2 * np.exp(rng.normal(0, 0.1, n)), 0.0, 1.0)
 
     # Handsets: 5G with the persona's odds; feature phones for some elderly.
     h5 = np.flatnonzero(handsets.supports_5g)
@@ -306,9 +335,15 @@ def build_population(
         call_rate[idx] = p.calls
         sms_rate[idx] = p.sms
         xdr_rate[idx] = p.xdr
-    call_rate *= np.clip(rng.gamma(6, 1 / 6, n), 0.4, 3) * (0.7 + 0.3 * influence.clip(0, 3))
+    # seed 003: influential people spread information: they call and text more (not perfectly)
+    # (each factor divided by its mean, so the persona's volumes stay as they were)
+    spread = influence.clip(0.3, 4)
+    call_rate *= np.clip(rng.gamma(6, 1 / 6, n), 0.4, 3) * spread**0.7 / np.mean(spread**0.7)
+    sms_rate *= spread**0.3 / np.mean(spread**0.3)
     sms_rate *= np.clip(rng.gamma(8, 1 / 8, n), 0.6, 3)
-    xdr_rate *= np.clip(rng.gamma(5, 1 / 5, n), 0.3, 3)
+    xdr_rate *= (
+        np.clip(rng.gamma(5, 1 / 5, n), 0.3, 3) * spread**0.15 / np.mean(spread**0.15)
+    )  # more services
     xdr_rate = np.where(traits["dual_sim"], xdr_rate * 0.06, xdr_rate)  # data on the other card
     xdr_rate = np.where(traits["heavy_video"] | traits["gamer"], xdr_rate * 1.4, xdr_rate)
     xdr_rate = np.where(handsets.os[handset] == "feature", xdr_rate * 0.05, xdr_rate)
@@ -386,7 +421,7 @@ def build_population(
         n=n, days=days, msisdn=_numbers(OWN_PREFIXES, n, rng), persona=persona, home_cell=home,
         work_cell=work, traits=traits, family_id=family_id, is_family_head=head, family_vnet=family_vnet,
         school_site=school, rural_type=rural_type, influence=influence, churn_prob=churn_prob,
-        churner=churner, value=value, call_rate=call_rate, sms_rate=sms_rate, xdr_rate=xdr_rate,
+        churner=churner, churn_day=churn_day, churn_lean=churn_lean, value=value, call_rate=call_rate, sms_rate=sms_rate, xdr_rate=xdr_rate,
         age_band=age, gender=gender, brand=brand, postpaid=postpaid, plan=plan, join_date=join_date,
         handset=handset, new_handset=new_handset, change_day=change_day, fav_app=fav_app, fav_cw=fav_cw,
         interests=interests, holdings=holdings, propensity=propensity, channel_response=channel_response,
@@ -578,14 +613,19 @@ def _social_graph(
         dsts.extend([d, s])
         ws.extend([np.full(len(s), w), np.full(len(s), w)])
 
-    def within(keys: np.ndarray, members: np.ndarray, k: float, w: float) -> None:
+    def within(keys: np.ndarray, members: np.ndarray, k: float, w: float, popular: bool = False) -> None:
         if len(members) == 0:
             return
         reps = np.maximum(1, np.round(k * deg[members] * rng.uniform(0.5, 1.5, len(members)))).astype(
             np.int64
         )
         s = np.repeat(members, reps)
-        d = _group_pick(keys, members, keys[s], rng)
+        # seed 003 交往圈: influential people are also reached by more people, not only reach more
+        d = (
+            _group_pick_weighted(keys, members, deg, keys[s], rng)
+            if popular
+            else _group_pick(keys, members, keys[s], rng)
+        )
         add(s, d, w)
 
     # family: everyone with every other member (households are small)
@@ -594,12 +634,12 @@ def _social_graph(
     for off in (1, 2, 3):
         s, d = fm[:-off], fm[off:]
         same = family_id[s] == family_id[d]
-        add(s[same], d[same], 6.0)
+        add(s[same], d[same], 8.0)  # (8, not 6: the quiet, who call less, still mostly call family)
     students = np.flatnonzero(school >= 0)
-    within(school.astype(np.int64), students, 5, 3.0)  # classmates: dense mutual SMS and calls
+    within(school.astype(np.int64), students, 5, 3.0, popular=True)  # classmates: dense mutual SMS and calls
     workers = np.flatnonzero((work != home) & (school < 0))
-    within(g.cell_township[work].astype(np.int64), workers, 2, 2.0)  # colleagues
-    within(g.cell_township[home].astype(np.int64), np.arange(n), 2, 1.0)  # home-town contacts
+    within(g.cell_township[work].astype(np.int64), workers, 2, 2.0, popular=True)  # colleagues
+    within(g.cell_township[home].astype(np.int64), np.arange(n), 2, 1.0, popular=True)  # home-town contacts
     migrants = np.flatnonzero(persona == PERSONA_INDEX["migrant_worker"])
     within(g.cell_township[home].astype(np.int64), migrants, 2, 2.5)  # migrants call home contacts
     on_src = np.concatenate(srcs)

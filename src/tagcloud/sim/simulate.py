@@ -252,6 +252,12 @@ def _write_truth(out: Path, pop: Population, g: Geography) -> None:
         {
             "churn_prob": pa.array(pop.churn_prob),
             "churn": pa.array(pop.churner),
+            # the day the churner leaves: after the window (label = churns in the month after the cut)
+            "churn_date": pa.array(
+                np.datetime64(pop.days[0].date, "D") + np.maximum(pop.churn_day, 0).astype("timedelta64[D]"),
+                pa.date32(),
+                mask=~pop.churner,
+            ),
             "influence": pa.array(pop.influence),
             "value_tier": pa.array(tiers.tolist(), pa.string()),
         }
