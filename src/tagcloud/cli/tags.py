@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 tags_app = typer.Typer(
-    help="The tag catalogue: list, show, validate, export, runs, coverage.", no_args_is_help=True
+    help="The tag catalogue: list, show, validate, export, status, history, runs.", no_args_is_help=True
 )
 
 WAREHOUSE = typer.Option(
@@ -42,6 +42,12 @@ def _catalogue(definitions: Path | None) -> Any:
     return _run(lambda: load_catalogue(definitions))
 
 
+def _effective(warehouse: Path | None, definitions: Path | None) -> Any:
+    from tagcloud.tags.governance import load_effective_catalogue
+
+    return _run(lambda: load_effective_catalogue(_wh(warehouse), definitions))
+
+
 def build_cmd(
     warehouse: Path | None = WAREHOUSE,
     engine: str = typer.Option("duckdb", "--engine", "-e", help="duckdb or spark"),
@@ -54,13 +60,14 @@ def build_cmd(
     ),
 ) -> None:
     """Compute every attribute and tag into the subscriber wide table (WAREHOUSE/wide/current) and
-    print tag coverage by category. Default period: the month of the latest data."""
+    print tag coverage by category. Default period: the month of the latest data. Uses the
+    definitions with the warehouse's approved versions (WAREHOUSE/tags/overrides) over them."""
     from rich.console import Console
     from rich.table import Table
 
     from tagcloud.tags.build import build
 
-    cat = _catalogue(definitions)
+    cat = _effective(warehouse, definitions)
     r = _run(
         lambda: build(
             _wh(warehouse),
@@ -147,6 +154,42 @@ def export_cmd(
     cat = _catalogue(definitions)
     files = _run(lambda: export_catalogue(cat, out))
     typer.echo(f"wrote {len(files)} files to {out}")
+
+
+@tags_app.command("status")
+def status_cmd(
+    name: str = typer.Argument(..., help="tag id"),
+    status: str = typer.Argument(..., help="new status: draft, review, online or offline"),
+    comment: str = typer.Option(..., "--comment", "-m", help="why (kept in the version history)"),
+    by: str = typer.Option("", "--by", help="who decides (default: $USER)"),
+    warehouse: Path | None = WAREHOUSE,
+    definitions: Path | None = DEFINITIONS,
+) -> None:
+    """Move a tag along its life cycle (draft → review → online → offline) as a new version, kept in
+    WAREHOUSE/tags/overrides for the next build; an illegal move exits 2 naming the allowed ones."""
+    import getpass
+
+    from tagcloud.tags.governance import TagChange, change_tag
+
+    change = TagChange(status=status, comment=comment, by=by or getpass.getuser())
+    t = _run(lambda: change_tag(_wh(warehouse), name, change, definitions=definitions))
+    typer.echo(f"{t.id}: v{t.version} {t.status.value} ({t.history[-1].change})")
+
+
+@tags_app.command("history")
+def history_cmd(
+    name: str = typer.Argument(..., help="tag id"),
+    warehouse: Path | None = WAREHOUSE,
+    definitions: Path | None = DEFINITIONS,
+) -> None:
+    """A tag's versions (package definitions and the warehouse's approved changes), oldest first."""
+    from tagcloud.tags.governance import history
+
+    cat = _effective(warehouse, definitions)
+    t = _run(lambda: cat.tags[name] if name in cat.tags else history(cat, name))
+    for v in t.history:
+        typer.echo(f"v{v.version:<3} {v.date:<10} {v.by:<16} {v.change}")
+    typer.echo(f"{t.id}: {t.status.value}, version {t.version}")
 
 
 @tags_app.command("runs")

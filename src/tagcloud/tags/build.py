@@ -359,14 +359,15 @@ def build(
     from tagcloud.data.model import TABLES
     from tagcloud.data.warehouse import Warehouse
     from tagcloud.progress import job
-    from tagcloud.tags.catalogue import load_catalogue
     from tagcloud.tags.engines import engine as make_engine
+    from tagcloud.tags.governance import load_effective_catalogue
 
     wh = Warehouse(Path(warehouse))
     if period and day:
         raise BuildError("give --period or --day, not both")
     window = month_window(period) if period else day_window(day) if day else latest_window(wh)
-    cat = catalogue or load_catalogue()
+    # The package definitions with this warehouse's approved versions over them (tags/overrides).
+    cat = catalogue or load_effective_catalogue(wh.root)
     plans = compile_catalogue(cat) if not cat.depends else {s: _plan(s, cat) for s in cat.sources}
     tags = [t for t in cat.built_tags() if include_drafts or t.status.value != "draft"]
 

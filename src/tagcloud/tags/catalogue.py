@@ -308,6 +308,14 @@ class Catalogue:
 
 def load_catalogue(folder: Path | str | None = None, *, extra: Iterable[Path] = ()) -> Catalogue:
     """Read every ``*.yaml`` in ``folder`` (default: the package's definitions) and compile it."""
+    cat = read_catalogue(folder, extra=extra)
+    compile_catalogue(cat)
+    return cat
+
+
+def read_catalogue(folder: Path | str | None = None, *, extra: Iterable[Path] = ()) -> Catalogue:
+    """Read every ``*.yaml`` in ``folder`` (default: the package's) into a Catalogue, not yet compiled
+    (governance overlays approved versions on it before :func:`compile_catalogue`)."""
     folder = Path(folder) if folder is not None else DEFINITIONS
     if not folder.is_dir():
         raise CatalogueError(f"definitions folder {folder} does not exist")
@@ -319,7 +327,6 @@ def load_catalogue(folder: Path | str | None = None, *, extra: Iterable[Path] = 
         except yaml.YAMLError as e:
             raise CatalogueError(f"{f.name}: not valid YAML: {e}") from None
         add_document(cat, doc, f.name)
-    compile_catalogue(cat)
     return cat
 
 
@@ -888,6 +895,38 @@ def _check_group_cycles(cat: Catalogue) -> None:
 # -- export ----------------------------------------------------------------------------------------
 
 
+def tag_document(t: Tag) -> dict[str, Any]:
+    """One tag as its YAML entry (the form the definitions files use)."""
+    d: dict[str, Any] = {"id": t.id, "name_zh": t.name_zh, "name_en": t.name_en, "category": t.category}
+    d["kind"] = t.kind.value
+    if t.model:
+        d["model"] = t.model
+        d["column"] = t.column
+    if t.rule:
+        d["rule"] = t.rule
+    if t.of:
+        d["of"] = t.of
+    if t.values:
+        vals = []
+        for v in t.values:
+            vd: dict[str, Any] = {"value": v.value, "name_zh": v.name_zh, "name_en": v.name_en}
+            if v.rule is not None:
+                vd["rule"] = v.rule
+            if v.upper is not None:
+                vd["below"] = v.upper
+            vals.append(vd)
+        d["values"] = vals
+    d.update(
+        definition_zh=t.definition_zh,
+        definition_en=t.definition_en,
+        owner=t.owner,
+        status=t.status.value,
+        refresh=t.refresh.value,
+        history=[{"version": h.version, "date": h.date, "change": h.change, "by": h.by} for h in t.history],
+    )
+    return d
+
+
 def to_documents(cat: Catalogue) -> dict[str, dict[str, Any]]:
     """The catalogue as YAML documents (families expanded), one per section; loads back unchanged."""
 
@@ -911,38 +950,6 @@ def to_documents(cat: Catalogue) -> dict[str, dict[str, Any]]:
                 d[k] = v
         return d
 
-    def tag(t: Tag) -> dict[str, Any]:
-        d: dict[str, Any] = {"id": t.id, "name_zh": t.name_zh, "name_en": t.name_en, "category": t.category}
-        d["kind"] = t.kind.value
-        if t.model:
-            d["model"] = t.model
-            d["column"] = t.column
-        if t.rule:
-            d["rule"] = t.rule
-        if t.of:
-            d["of"] = t.of
-        if t.values:
-            vals = []
-            for v in t.values:
-                vd: dict[str, Any] = {"value": v.value, "name_zh": v.name_zh, "name_en": v.name_en}
-                if v.rule is not None:
-                    vd["rule"] = v.rule
-                if v.upper is not None:
-                    vd["below"] = v.upper
-                vals.append(vd)
-            d["values"] = vals
-        d.update(
-            definition_zh=t.definition_zh,
-            definition_en=t.definition_en,
-            owner=t.owner,
-            status=t.status.value,
-            refresh=t.refresh.value,
-            history=[
-                {"version": h.version, "date": h.date, "change": h.change, "by": h.by} for h in t.history
-            ],
-        )
-        return d
-
     return {
         "categories.yaml": {"categories": [vars(c) for c in cat.categories.values()]},
         "lists.yaml": {"lists": {k: {"values": list(v)} for k, v in cat.lists.items()}},
@@ -953,7 +960,7 @@ def to_documents(cat: Catalogue) -> dict[str, dict[str, Any]]:
             ]
         },
         "attributes.yaml": {"attributes": [attr(a) for a in cat.attributes.values()]},
-        "tags.yaml": {"tags": [tag(t) for t in cat.tags.values()]},
+        "tags.yaml": {"tags": [tag_document(t) for t in cat.tags.values()]},
         "scenarios.yaml": {
             "scenarios": [{k: v for k, v in vars(s).items() if k != "file"} for s in cat.scenarios.values()],
             "groups": [{k: v for k, v in vars(g).items() if k != "file"} for g in cat.groups.values()],
