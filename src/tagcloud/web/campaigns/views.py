@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from tagcloud.web.accounts.audit import record
@@ -375,7 +376,7 @@ def evaluation(request: HttpRequest, campaign_id: str) -> HttpResponse:
     o = r.overall
     lo, hi = o.ci()
     charts: list[dict[str, Any]] = [
-        {"title": "成功率 % (行动组 / 对照组)", "labels": ["行动组 action", "对照组 control"],
+        {"title": _("成功率 % (行动组 / 对照组)"), "labels": [_("行动组"), _("对照组")],
          "values": [_pct(o.action_rate), _pct(o.control_rate)]},
     ]  # fmt: skip
     if r.contacts.height:
@@ -384,7 +385,7 @@ def evaluation(request: HttpRequest, campaign_id: str) -> HttpResponse:
         ]
         charts.append(
             {
-                "title": "接触 contacts",
+                "title": _("按波次接触"),
                 "labels": labels,
                 "values": [_finite(x) for x in r.contacts[r.contacts.columns[3]].to_list()],
             }
@@ -395,19 +396,19 @@ def evaluation(request: HttpRequest, campaign_id: str) -> HttpResponse:
         ]
         charts.append(
             {
-                "title": "响应 responses",
+                "title": _("按波次响应"),
                 "labels": labels,
                 "values": [_finite(x) for x in r.responses[r.responses.columns[3]].to_list()],
             }
         )
     if r.by_branch.height:
-        charts.append({"title": "分公司行动组成功率 % action rate by county", "labels": [str(x) for x in r.by_branch["county"].to_list()],
+        charts.append({"title": _("分公司行动组成功率 %"), "labels": [str(x) for x in r.by_branch["county"].to_list()],
                        "values": [_pct(x) for x in r.by_branch["action_rate"].to_list()]})  # fmt: skip
-        charts.append({"title": "分公司对照组成功率 % control rate by county", "labels": [str(x) for x in r.by_branch["county"].to_list()],
+        charts.append({"title": _("分公司对照组成功率 %"), "labels": [str(x) for x in r.by_branch["county"].to_list()],
                        "values": [_pct(x) for x in r.by_branch["control_rate"].to_list()]})  # fmt: skip
     if r.by_week.height:
         cols = r.by_week.columns
-        charts.append({"title": "每周成功 successes by week (action)", "line": True,
+        charts.append({"title": _("每周成功 (行动组)"), "line": True,
                        "labels": [str(x) for x in r.by_week[cols[0]].to_list()], "values": [_finite(x) for x in r.by_week[cols[1]].to_list()]})  # fmt: skip
     return render(
         request,
@@ -420,12 +421,12 @@ def evaluation(request: HttpRequest, campaign_id: str) -> HttpResponse:
             "tables": [
                 (title, df.columns, df.rows())
                 for title, df in (
-                    ("按子活动 by sub-campaign", r.by_sub_campaign),
-                    ("按波次与渠道 contacts by wave and channel", r.contacts),
-                    ("响应 responses", r.responses),
-                    ("使用变化 usage before / after", r.usage),
-                    ("按分公司 by branch", r.by_branch),
-                    ("按周 by week", r.by_week),
+                    (_("按子活动"), r.by_sub_campaign),
+                    (_("按波次与渠道"), r.contacts),
+                    (_("按波次响应"), r.responses),
+                    (_("使用变化 (前 / 后)"), r.usage),
+                    (_("按分公司"), r.by_branch),
+                    (_("按周"), r.by_week),
                 )
             ],
             "charts_json": json.dumps(charts, ensure_ascii=False, default=str),

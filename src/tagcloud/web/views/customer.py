@@ -11,6 +11,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from tagcloud.web.accounts.audit import record
@@ -202,7 +203,7 @@ def customer(request: HttpRequest) -> HttpResponse:
             ctx["error"], status = str(e), 400
         except (KeyError, LookupError):
             # The same answer for "no such subscriber" and "not in your region": no probing.
-            ctx["error"], status = f"{mask_msisdn(msisdn)}: 不在您的区域内或不是本网用户", 404
+            ctx["error"], status = f"{mask_msisdn(msisdn)}: " + _("不在您的区域内或不是本网用户"), 404
         else:
             row = found["row"]
             ctx["basic"], ctx["categories"] = sections(row, found["columns"])
