@@ -145,3 +145,26 @@ def test_the_next_build_uses_an_approved_version(built, tmp_path: Path) -> None:
         .fetchone()
     )
     assert diff == 0 and n > 0
+
+
+def test_cli_status_and_history(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tagcloud.cli import app
+
+    runner = CliRunner()
+    w = ["--warehouse", str(tmp_path)]
+    r = runner.invoke(
+        app, ["tags", "status", "age_18_24", "offline", "--comment", "merged", "--by", "li", *w]
+    )
+    assert r.exit_code == 0 and "v2 offline" in r.output, r.output
+    r = runner.invoke(app, ["tags", "status", "age_18_24", "online", "-m", "back", *w])
+    assert r.exit_code == 2 and "offline → online is not allowed (allowed: offline → review)" in r.output
+    r = runner.invoke(app, ["tags", "status", "age_18_2", "review", "-m", "x", *w])
+    assert r.exit_code == 2 and "did you mean 'age_18_24'" in r.output
+    r = runner.invoke(app, ["tags", "history", "age_18_24", *w])
+    assert (
+        r.exit_code == 0
+        and "status online → offline — merged" in r.output
+        and "offline, version 2" in r.output
+    )

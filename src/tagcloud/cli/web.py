@@ -52,6 +52,29 @@ def load_reference(
     typer.echo(f"loaded {n.regions} regions, {n.cells} cells, {n.products} products, {n.channels} channels")
 
 
+@web_app.command("load-tags")
+def load_tags(
+    warehouse: Path = typer.Option(
+        Path("var/demo/warehouse"), help="warehouse whose approved versions to include"
+    ),
+) -> None:
+    """Load the tag catalogue (package definitions + the warehouse's approved versions) into the
+    platform's database: statuses and versions for the tag pages (idempotent; keeps local versions)."""
+    _django(warehouse)
+    _migrate()
+    from tagcloud.tags.catalogue import CatalogueError
+    from tagcloud.web.taglib.governance import load_from_warehouse
+
+    try:
+        n = load_from_warehouse(warehouse)
+    except CatalogueError as e:
+        raise typer.BadParameter(str(e), param_hint="--warehouse") from None
+    typer.echo(
+        f"loaded {n.tags} tags: {n.added} versions added, {n.updated} updated, "
+        f"{n.local_kept} local versions kept that the catalogue lacks"
+    )
+
+
 @web_app.command("create-demo-users")
 def create_demo_users(prefix: str = typer.Option("demo_", help="login prefix")) -> None:
     """Create (or reset) one account per role and print each login and password."""

@@ -11,20 +11,40 @@ from pathlib import Path
 from typing import Any
 
 _lock = threading.Lock()
-_catalogue: list[Any] = []
+_catalogue: dict[Any, Any] = {}  # (warehouse, overrides' state) → compiled catalogue or None
+
+
+def _overrides_state(warehouse: Path) -> tuple[Any, ...]:
+    # An approval (here or by `tagcloud tags status`) rewrites an override: reload then.
+    from tagcloud.tags.governance import overrides_dir
+
+    folder = overrides_dir(warehouse)
+    return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in folder.glob("*.yaml")))
 
 
 def catalogue() -> Any | None:
-    """The compiled catalogue (loaded once per process), or None when it cannot be loaded."""
-    with _lock:
-        if not _catalogue:
-            try:
-                from tagcloud.tags.catalogue import load_catalogue
+    """The effective catalogue of the platform's warehouse (package definitions with its approved
+    versions over them), loaded once per state of the overrides; None when it cannot be loaded."""
+    from tagcloud.web.warehouse import warehouse_dir
 
-                _catalogue.append(load_catalogue())
+    wh = warehouse_dir()
+    key = (str(wh), _overrides_state(wh))
+    with _lock:
+        if key not in _catalogue:
+            _catalogue.clear()
+            try:
+                from tagcloud.tags.governance import load_effective_catalogue
+
+                _catalogue[key] = load_effective_catalogue(wh)
             except Exception:  # the pages fall back to the index's labels; the CLI reports why
-                _catalogue.append(None)
-        return _catalogue[0]
+                _catalogue[key] = None
+        return _catalogue[key]
+
+
+def forget() -> None:
+    """Drop the loaded catalogue (after an approval wrote a new version)."""
+    with _lock:
+        _catalogue.clear()
 
 
 @dataclass
@@ -78,6 +98,14 @@ def entries(columns: dict[str, dict[str, Any]]) -> dict[str, Entry]:
                 owner=t.owner,
                 extra={"tag": t},
             )
+    # Statuses and versions as governed in the application database (when loaded there).
+    from tagcloud.web.taglib.governance import statuses
+
+    for tid, (status, version) in statuses().items():
+        e = out.get(tid)
+        if e is not None and e.is_tag and status:
+            e.status = status
+            e.extra["version"] = version
     for name, meta in columns.items():
         if meta.get("category") == "region":
             continue

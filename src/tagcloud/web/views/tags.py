@@ -14,10 +14,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from tagcloud.web.engine import NoIndex, base_engine
-from tagcloud.web.taglib import library
+from tagcloud.web.taglib import governance, library
 from tagcloud.web.taglib.models import ProposalStatus, TagChangeProposal
 from tagcloud.web.views.access import require
 from tagcloud.web.warehouse import warehouse_dir
@@ -80,7 +81,7 @@ def tag_page(request: HttpRequest, name: str) -> HttpResponse:
             "coverage_json": json.dumps(
                 [
                     {
-                        "title": "覆盖率 %",
+                        "title": _("覆盖率 %"),
                         "labels": [p["build"] for p in points],
                         "values": [p["share"] for p in points],
                         "line": True,
@@ -90,6 +91,8 @@ def tag_page(request: HttpRequest, name: str) -> HttpResponse:
             ),
             "has_coverage": bool(points),
             "proposals": TagChangeProposal.objects.filter(tag=name).select_related("proposer", "reviewer"),
+            # The governed versions in the application database (tagcloud web load-tags, approvals).
+            "versions": governance.versions(name),
             "lang": get_language() or "zh-hans",
         },
     )
@@ -120,6 +123,15 @@ def propose(request: HttpRequest, name: str) -> HttpResponse:
         except ConditionError as e:
             messages.error(request, f"规则有误 / rule: {e}")
             return redirect("tag", name=name)
+    from tagcloud.tags.catalogue import CatalogueError
+
+    try:  # the whole catalogue's checks (types, cycles, offline inputs), as an approval would run them
+        governance.check_proposal(
+            name, rule, request.POST.get("definition_zh", ""), request.POST.get("definition_en", "")
+        )
+    except CatalogueError as e:
+        messages.error(request, f"变更未通过检查 / the change does not check: {e}")
+        return redirect("tag", name=name)
     TagChangeProposal.objects.create(
         tag=name,
         rule=rule,
@@ -144,8 +156,20 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "不能审核自己的申请 / you cannot review your own proposal")
     elif decision not in ("approve", "reject"):
         messages.error(request, "decision must be approve or reject")
+    elif decision == "approve":
+        from tagcloud.tags.catalogue import CatalogueError
+
+        try:
+            tag = governance.approve_proposal(
+                p, request.user, request.POST.get("note", "").strip(), warehouse_dir()
+            )
+        except CatalogueError as e:  # the catalogue moved on since it was proposed: it stays open
+            messages.error(request, f"变更未通过检查 / the change does not check: {e}")
+        else:
+            online = f" → v{tag.version} {tag.status.value}" if tag is not None else ""
+            messages.success(request, f"{p.tag}: {p.get_status_display()}{online}")
     else:
-        p.status = ProposalStatus.APPROVED if decision == "approve" else ProposalStatus.REJECTED
+        p.status = ProposalStatus.REJECTED
         p.reviewer = request.user
         p.review_note = request.POST.get("note", "").strip()
         p.reviewed_at = timezone.now()
