@@ -168,3 +168,8 @@ def test_cli_status_and_history(tmp_path: Path) -> None:
         and "status online → offline — merged" in r.output
         and "offline, version 2" in r.output
     )
+
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["tags", "export", str(out), *w])
+    assert r.exit_code == 0, r.output
+    assert load_catalogue(out).tags["age_18_24"].status == Status.OFFLINE

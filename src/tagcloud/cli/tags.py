@@ -147,11 +147,15 @@ def validate_cmd(definitions: Path | None = DEFINITIONS) -> None:
 def export_cmd(
     out: Path = typer.Argument(..., help="folder to write the definitions to (one YAML file per section)"),
     definitions: Path | None = DEFINITIONS,
+    warehouse: Path | None = typer.Option(
+        None, "--warehouse", "-w", help="include this warehouse's approved versions (tags/overrides)"
+    ),
 ) -> None:
-    """Export the catalogue (families expanded) as YAML files that load back unchanged."""
+    """Export the catalogue (families expanded) as YAML files that load back unchanged; with
+    --warehouse, the effective catalogue (approved versions folded in, to commit into the package)."""
     from tagcloud.tags.catalogue import export_catalogue
 
-    cat = _catalogue(definitions)
+    cat = _effective(warehouse, definitions) if warehouse else _catalogue(definitions)
     files = _run(lambda: export_catalogue(cat, out))
     typer.echo(f"wrote {len(files)} files to {out}")
 
