@@ -84,3 +84,16 @@ def test_invalid_proposal_is_refused_with_the_checkers_message(clients: dict[str
     a.refresh_from_db()
     b.refresh_from_db()
     assert (a.status, b.status) == ("approved", "proposed")
+
+
+def test_a_newer_catalogue_version_wins_over_a_stale_database(clients: dict[str, Any], gov_wh: Path) -> None:
+    from tagcloud.tags.governance import TagChange, change_tag
+    from tagcloud.web.taglib.governance import load_from_warehouse
+
+    load_from_warehouse(gov_wh)
+    change_tag(gov_wh, "age_18_24", TagChange(status="offline", comment="retired"))  # as the CLI does
+    html = clients["analyst"].get("/tags/age_18_24/").content.decode()
+    assert 'id="tag-status">offline' in html
+    assert load_from_warehouse(gov_wh).added == 1
+    html = clients["analyst"].get("/tags/age_18_24/").content.decode()
+    assert 'id="tag-status">offline · v2' in html

@@ -103,7 +103,8 @@ def entries(columns: dict[str, dict[str, Any]]) -> dict[str, Entry]:
 
     for tid, (status, version) in statuses().items():
         e = out.get(tid)
-        if e is not None and e.is_tag and status:
+        # A newer version in the catalogue (`tagcloud tags status` since the last load-tags) wins.
+        if e is not None and e.is_tag and status and version >= e.extra["tag"].version:
             e.status = status
             e.extra["version"] = version
     for name, meta in columns.items():
