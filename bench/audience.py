@@ -256,6 +256,16 @@ def _report(r: Result) -> None:
         f"  index build            {r.build_seconds:,.1f} s = {r.seconds_per_1000_tags:,.1f} s per 1,000 tags; "
         f"index {r.index_bytes_per_subscriber:,.0f} bytes per subscriber"
     )
+    if r.count_p50_ms == 0 and r.profile_columns == 0:  # --lookup-only: only the lookup was timed
+        print(
+            f"  reverse lookup         p50 {r.lookup_p50_ms:.3f} ms, p99 {r.lookup_p99_ms:.3f} ms   target p99 ≤ 2 ms"
+        )
+        print(
+            json.dumps(
+                {k: v for k, v in r.__dict__.items() if k.startswith("lookup") or k in ("rows", "tags")}
+            )
+        )
+        return
     print(f"  5-tag count p50        {r.count_p50_ms:8.2f} ms (p95 {r.count_p95_ms:.2f})   target ≤ 5 ms")
     print(
         f"    DuckDB scan p50      {r.duckdb_count_p50_ms:8.2f} ms   engine is {ratio(r.duckdb_count_p50_ms, r.count_p50_ms)} faster (target ≥ 50×)"
