@@ -93,6 +93,7 @@ def demo(
         "7. Web platform: database, reference data, demo accounts",
         ["web", "load-reference", "--warehouse", str(warehouse)],
     )
+    _step("   the tag catalogue and its versions", ["web", "load-tags", "--warehouse", str(warehouse)])
     _step("   demo accounts (one per role)", ["web", "create-demo-users"])
     if serve:
         _step(
