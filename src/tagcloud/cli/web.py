@@ -104,10 +104,23 @@ def serve(
     """Run the web platform (waitress) on HOST:PORT, after bringing the database up to date."""
     _django(warehouse)
     _migrate()
+    import errno
+    import socket
+
     from waitress import serve as waitress_serve
 
     from tagcloud.web.wsgi import application
 
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise typer.BadParameter(
+                    f"{host}:{port} is already in use (another server?); choose another with --port",
+                    param_hint="--port",
+                ) from None
+            raise
     typer.echo(f"Tagcloud web platform on http://{host}:{port}/  (warehouse {warehouse})")
     waitress_serve(application, host=host, port=port, threads=threads)
 
