@@ -4,6 +4,7 @@ of each page family shows no CJK characters outside data values."""
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -44,8 +45,9 @@ def test_chinese_shown_reads_what_a_user_sees() -> None:
     html = (
         '<p>营销 <code>名称</code><span lang="zh-hans">数据<b>粗</b></span>'
         '<input placeholder="意见"><script>"脚本"</script> 甲市</p>'
+        '<div data-charts=\'[{"title": "覆盖率", "labels": ["乙"]}]\'></div>'
     )
-    assert chinese_shown(html, {"甲市"}) == ["意见", "营销"]
+    assert chinese_shown(html, {"甲市"}) == ["意见", "营销", "覆盖率"]
 
 
 @pytest.mark.parametrize(
@@ -117,6 +119,8 @@ class _Visible(HTMLParser):
         for k, v in attrs:
             if k in ("placeholder", "title", "aria-label", "alt") and v:
                 self.parts.append(v)
+            elif k == "data-charts" and v:  # chart titles are drawn by script from this JSON
+                self.parts += [str(c.get("title", "")) for c in json.loads(v)]
 
     def handle_endtag(self, tag: str) -> None:
         if self.skipping == tag:

@@ -28,6 +28,7 @@ class RegionScope:
     label: str = ""
     root: str | None = None
     level: str | None = None
+    label_en: str = ""  # the region's English name, shown on English pages (falls back to label)
 
     @property
     def empty(self) -> bool:
@@ -53,7 +54,7 @@ class RegionScope:
 
 
 NOTHING = RegionScope(False, frozenset(), "—")
-EVERYTHING = RegionScope(True, frozenset(), "全省", level="province")
+EVERYTHING = RegionScope(True, frozenset(), "全省", level="province", label_en="whole province")
 
 
 def descendants(root: str, parent_of: Mapping[str, str | None]) -> frozenset[str]:
@@ -72,12 +73,23 @@ def descendants(root: str, parent_of: Mapping[str, str | None]) -> frozenset[str
 
 
 def scope_for_region(
-    region_id: str, level: str, parent_of: Mapping[str, str | None], name: str = ""
+    region_id: str,
+    level: str,
+    parent_of: Mapping[str, str | None],
+    name: str = "",
+    name_en: str = "",
 ) -> RegionScope:
-    """The scope of a user assigned to ``region_id`` at ``level``."""
+    """The scope of a user assigned to ``region_id`` at ``level`` (named ``name`` / ``name_en``)."""
     if level == "province":
-        return RegionScope(True, frozenset(), name or EVERYTHING.label, region_id, level)
-    return RegionScope(False, descendants(region_id, parent_of), name, region_id, level)
+        return RegionScope(
+            True,
+            frozenset(),
+            name or EVERYTHING.label,
+            region_id,
+            level,
+            name_en or ("" if name else EVERYTHING.label_en),
+        )
+    return RegionScope(False, descendants(region_id, parent_of), name, region_id, level, name_en)
 
 
 def scope_for_user(user: Any) -> RegionScope:
@@ -96,7 +108,7 @@ def scope_for_user(user: Any) -> RegionScope:
     parent_of: Mapping[str, str | None] = {}
     if region.level != "province":
         parent_of = _parent_map()
-    return scope_for_region(region.region_id, region.level, parent_of, region.name)
+    return scope_for_region(region.region_id, region.level, parent_of, region.name, region.name_en)
 
 
 def _parent_map() -> Mapping[str, str | None]:

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import get_language
 
 from tagcloud.web.accounts.models import AuditAction, AuditEvent
 from tagcloud.web.audiences.models import SavedGroup
@@ -55,9 +56,18 @@ def township_map(sc: Any) -> list[list[Any]]:
     except NoIndex:
         counts = {}
     cells = sc.filter_queryset(Cell.objects.all(), "township_id")
-    rows = cells.values("township_id", "township__name").annotate(lat=Avg("lat"), lon=Avg("lon"))
+    rows = cells.values("township_id", "township__name", "township__name_en").annotate(
+        lat=Avg("lat"), lon=Avg("lon")
+    )
+    # English pages label the map with the English names where the reference data has them.
+    name = "township__name_en" if (get_language() or "").startswith("en") else "township__name"
     return [
-        [round(r["lon"], 4), round(r["lat"], 4), int(counts.get(r["township_id"], 0)), r["township__name"]]
+        [
+            round(r["lon"], 4),
+            round(r["lat"], 4),
+            int(counts.get(r["township_id"], 0)),
+            r[name] or r["township__name"],
+        ]
         for r in rows
     ]
 

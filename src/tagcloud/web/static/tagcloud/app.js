@@ -2,7 +2,10 @@
 (function () {
   "use strict";
   function json(id) { var el = document.getElementById(id); return el ? JSON.parse(el.textContent) : {}; }
-  var OPS_LABEL = { "is": "是", "is_not": "否", "in": "属于", "between": "介于" };
+  // The page's language (Django sets <html lang>): the few words drawn by script follow it.
+  var EN = (document.documentElement.lang || "").indexOf("en") === 0;
+  var OPS_LABEL = EN ? { "is": "is", "is_not": "is not", "in": "in", "between": "between" }
+                     : { "is": "是", "is_not": "否", "in": "属于", "between": "介于" };
 
   window.tcPick = function () {
     var cat = json("catalogue-json"), ops = json("operators-json");
@@ -82,8 +85,8 @@
     echarts.init(el, null, { renderer: "svg" }).setOption({
       animation: false, grid: { left: 8, right: 70, top: 8, bottom: 8, containLabel: true },
       tooltip: { formatter: function (p) { return p.data[3] + ": " + p.data[2].toLocaleString(); } },
-      xAxis: { type: "value", scale: true, name: "经度", axisLabel: { show: false }, splitLine: { show: false } },
-      yAxis: { type: "value", scale: true, name: "纬度", axisLabel: { show: false }, splitLine: { show: false } },
+      xAxis: { type: "value", scale: true, name: EN ? "longitude" : "经度", axisLabel: { show: false }, splitLine: { show: false } },
+      yAxis: { type: "value", scale: true, name: EN ? "latitude" : "纬度", axisLabel: { show: false }, splitLine: { show: false } },
       series: [{ type: "scatter", data: pts, symbolSize: function (d) { return 6 + 30 * Math.sqrt(d[2] / max); },
                  itemStyle: { color: "#0b6bcb", opacity: 0.6 },
                  label: { show: pts.length <= 40, position: "right", fontSize: 11, color: "#445",
