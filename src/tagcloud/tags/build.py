@@ -116,8 +116,23 @@ def q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def source_sql(plan: SourcePlan, attrs: list[Attribute]) -> str:
-    """One query computing every attribute of one source, one row per msisdn."""
+def source_sql(plan: SourcePlan, attrs: list[Attribute], rollup: bool = True) -> str:
+    """One query computing every attribute of one source, one row per msisdn.
+
+    An event source with many aggregates over a few tested columns is rolled up first
+    (:mod:`tagcloud.tags.rollup`: same results, far fewer rows for the wide aggregate)."""
+    if plan.source.grain == "event" and rollup:
+        from tagcloud.tags.rollup import NotSplittable, plan_rollup, stage1_sql, worth_it
+
+        try:
+            r = plan_rollup([a.expr for a in attrs])
+        except NotSplittable:
+            r = None
+        if r is not None and worth_it(r):
+            cols = ",\n  ".join(
+                f"CAST({e} AS {a.sql_type}) AS {q(a.id)}" for e, a in zip(r.exprs, attrs, strict=True)
+            )
+            return f"SELECT msisdn,\n  {cols}\nFROM ({stage1_sql(r, plan.source.sql)}) AS r1\nGROUP BY msisdn"
     cols = ",\n  ".join(f"CAST({a.expr} AS {a.sql_type}) AS {q(a.id)}" for a in attrs)
     group = " GROUP BY msisdn" if plan.source.grain == "event" else ""
     return f"SELECT msisdn,\n  {cols}\nFROM ({plan.source.sql}) AS src\nWHERE msisdn IS NOT NULL{group}"
