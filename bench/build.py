@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> Result:
     p.add_argument("--period", default="2026-10")
     p.add_argument("--no-spark", action="store_true", help="DuckDB only")
     p.add_argument("--quick", action="store_true", help="300 subscribers × 4 days, both engines")
+    p.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 12GB (default: DuckDB's, 80%% of RAM)")
     args = p.parse_args(argv)
     if args.quick:
         args.subscribers, args.days = 300, 4
@@ -108,7 +109,16 @@ def main(argv: list[str] | None = None) -> Result:
             )
         cat = load_catalogue()
         base_s, base_rows = _baseline(wh, args.period)
-        r = build(wh, period=args.period, catalogue=cat, force=True, quiet=True, skip_missing_models=True)
+        opts = {"memory_limit": args.memory_limit} if args.memory_limit else None
+        r = build(
+            wh,
+            period=args.period,
+            catalogue=cat,
+            force=True,
+            quiet=True,
+            skip_missing_models=True,
+            engine_options=opts,
+        )
         result = Result(
             subscribers=args.subscribers,
             days=args.days,
@@ -127,8 +137,13 @@ def main(argv: list[str] | None = None) -> Result:
         print(
             f"duckdb build: {r.rows:,} subscribers × {len(r.columns)} columns in {r.seconds:,.1f} s; "
             f"{r.rows_scanned:,} rows scanned by sources ({result.duckdb_rate:,.0f} rows/s); "
-            f"{r.seconds / base_s:,.1f}× the baseline"
+            f"{r.seconds / base_s:,.1f}× the baseline; of which URL/app translation of the xDR "
+            f"{r.translate_seconds:,.1f} s"
         )
+        slow = sorted(
+            {c.source: c.seconds for c in r.columns if c.kind == "attribute"}.items(), key=lambda kv: -kv[1]
+        )
+        print("slowest sources: " + ", ".join(f"{k} {v:,.1f} s" for k, v in slow[:6]))
         if not args.no_spark:
             import pyarrow.parquet as pq
 

@@ -177,10 +177,24 @@ def test_incremental_rebuild_and_drift(built, catalogue: Catalogue, tmp_path: Pa
     assert set(third.sources_built) == {"sms", "night_cell", "day_cell", "contacts_graph"}
     sent = {c.name: c for c in third.columns}["sms_sent"]
     assert sent.previous is not None
-    # a different window is a separate period: everything is computed for it
+    # a different window is a separate period: every source is computed for it, but the xDR days it
+    # shares with the month are not translated again
+    translated = wh / "tags" / "translated"
+    stamps = {p.name: p.stat().st_mtime_ns for p in translated.glob("*.parquet")}
+    assert sorted(stamps) == [f"day=2026-10-0{d}.parquet" for d in range(1, 9)]
     fourth = build(wh, day="2026-10-05", catalogue=catalogue, quiet=True, skip_missing_models=True)
     assert len(fourth.sources_built) == len(catalogue.sources)
     assert fourth.window.start.isoformat() == "2026-09-06"
+    assert {p.name: p.stat().st_mtime_ns for p in translated.glob("*.parquet")} == stamps
+    # new xDR for one day: that day alone is translated again
+    day = sorted((wh / "tables" / "data_xdr").glob("day=2026-10-04/*.parquet"))[0]
+    con.execute(
+        f"COPY (SELECT * FROM read_parquet('{day}') WHERE record_id % 3 <> 0) TO '{day}.new' (FORMAT parquet)"
+    )
+    os.replace(f"{day}.new", day)
+    build(wh, period="2026-10", catalogue=catalogue, quiet=True, skip_missing_models=True)
+    after = {p.name: p.stat().st_mtime_ns for p in translated.glob("*.parquet")}
+    assert {k for k in after if after[k] != stamps[k]} == {"day=2026-10-04.parquet"}
 
 
 def _extra(catalogue: Catalogue, doc: dict) -> Catalogue:

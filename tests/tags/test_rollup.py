@@ -129,8 +129,7 @@ def test_every_rolled_up_catalogue_source_matches_its_one_stage_query(built, cat
     eng.register_query("subscribers", b.subscribers_sql(window))
     eng.register_arrow("build_period", b._period_table(window))
     eng.register_arrow("ref_lists", b._lists_table(catalogue))
-    translated = root / "tags" / "parts" / "duckdb" / "2026-10" / "xdr_translated.input.parquet"
-    eng.register_files("xdr_translated", [translated], None, b.BUILD_RELATIONS["xdr_translated"])
+    b._register_translated(eng, wh, window, {})  # the days the build translated, reused
     by_source: dict[str, list] = {}
     for a in catalogue.attributes.values():
         if not a.derived:

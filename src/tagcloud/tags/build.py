@@ -300,6 +300,7 @@ class BuildResult:
     sources_reused: list[str]
     columns: list[ColumnRun] = field(default_factory=list)
     skipped_tags: list[str] = field(default_factory=list)
+    translate_seconds: float = 0.0  # URL/app translation of the window's xDR days that needed it
 
     def coverage_by_category(self, cat: Catalogue) -> list[tuple[str, str, int, float]]:
         """(aspect, category, tags, mean coverage of its tags) for every category with built tags."""
@@ -444,7 +445,9 @@ def build(
                 by_source.setdefault(a.source, []).append(a)
         needs_xdr = any("xdr_translated" in plans[s].tables for s in by_source)
         if needs_xdr:
-            _register_translated(eng, wh, window, inputs, parts_dir)
+            t0 = time.perf_counter()
+            _register_translated(eng, wh, window, inputs, force=force)
+            source_seconds["_translate"] = time.perf_counter() - t0
         for m in needed:
             path = models_dir / f"{m}.parquet"
             eng.register_files(f"model_{m}", [path], None, _parquet_schema(path), None)
@@ -523,6 +526,7 @@ def build(
         sources_built=sources_built,
         sources_reused=sources_reused,
         skipped_tags=skipped,
+        translate_seconds=source_seconds.get("_translate", 0.0),
     )
     from tagcloud.tags.runs import RunLog, coverage
 
@@ -609,39 +613,72 @@ def _lists_table(cat: Catalogue) -> Any:
     )
 
 
+TRANSLATED_DIR = ("tags", "translated")  # WAREHOUSE/tags/translated/<day>.parquet: the DWD layer of xDR
+
+
 def _register_translated(
-    eng: Any, wh: Any, window: Window, inputs: dict[str, list[Any]], parts_dir: Path
+    eng: Any, wh: Any, window: Window, inputs: dict[str, list[Any]], force: bool = False
 ) -> None:
     """URL/app translation of the window's xDR (tagcloud.models.urls, in DuckDB), staged as Parquet so
-    every engine reads the same translated records; redone only when the xDR files or rules change."""
+    every engine reads the same translated records.
+
+    One file per day (``WAREHOUSE/tags/translated/day=<day>.parquet``), redone only when that day's
+    xDR files or the rule library change: the daily build of tomorrow translates one new day, not the
+    30 it shares with today's, and a month build reuses the days a daily build already translated.
+    """
+    files = translated_days(wh, window, force=force)
+    start, end = _lit(window.start.isoformat()), _lit(window.end.isoformat())
+    where = f"start_time >= TIMESTAMP {start} AND start_time < TIMESTAMP {end}"
+    eng.register_files(
+        "xdr_translated", [f for f, _ in files], None, BUILD_RELATIONS["xdr_translated"], where
+    )
+    inputs["xdr_translated"] = [(str(f.relative_to(wh.root)), f.stat().st_size, fp) for f, fp in files]
+
+
+def translated_days(wh: Any, window: Window, force: bool = False) -> list[tuple[Path, str]]:
+    """The translated xDR files of the window's days (translating the days that need it, or every
+    day with ``force``), each with the fingerprint of its input files and rules."""
     import duckdb
 
     from tagcloud.models.urls import load_rules, translate
+    from tagcloud.tags.engines.duckdb import DuckDBEngine
 
     rules = load_rules()
-    fp = _fingerprint([inputs.get("data_xdr"), getattr(rules, "version", None), window.label])
-    path = parts_dir / "xdr_translated.input.parquet"  # no leading "_": Hadoop readers skip such files
-    meta = parts_dir / "xdr_translated.input.json"
-    if not (path.is_file() and meta.is_file() and json.loads(meta.read_text()).get("fingerprint") == fp):
-        con = duckdb.connect()
-        try:
-            files, base, where = _relation_files(wh, "data_xdr", window)
-            schema = model_schema()["data_xdr"]
-            from tagcloud.tags.engines.duckdb import DuckDBEngine
-
-            tmp = DuckDBEngine.__new__(DuckDBEngine)
-            tmp.con = con
-            tmp.register_files("data_xdr", files, base, schema, where)
-            translate(con, "data_xdr", rules, into="xdr_translated")
-            parts_dir.mkdir(parents=True, exist_ok=True)
-            cols = ", ".join(BUILD_RELATIONS["xdr_translated"])
-            con.execute(f"COPY (SELECT {cols} FROM xdr_translated) TO '{path}.tmp' (FORMAT parquet)")
-            os.replace(f"{path}.tmp", path)
-            meta.write_text(json.dumps({"fingerprint": fp}))
-        finally:
-            con.close()
-    eng.register_files("xdr_translated", [path], None, BUILD_RELATIONS["xdr_translated"])
-    inputs["xdr_translated"] = [(str(path.relative_to(wh.root)), path.stat().st_size, fp)]
+    rules_fp = _fingerprint([repr(rules)])
+    xdr, base, _where = _relation_files(wh, "data_xdr", window)
+    by_day: dict[str, list[Path]] = {}
+    for f in xdr:
+        by_day.setdefault(f.parent.name, []).append(f)
+    out_dir = wh.root.joinpath(*TRANSLATED_DIR)
+    out: list[tuple[Path, str]] = []
+    schema = model_schema()["data_xdr"]
+    cols = ", ".join(BUILD_RELATIONS["xdr_translated"])
+    for day, day_files in sorted(by_day.items()):
+        fp = _fingerprint(
+            [
+                rules_fp,
+                [(str(f.relative_to(wh.root)), f.stat().st_size, f.stat().st_mtime_ns) for f in day_files],
+            ]
+        )
+        path, meta = out_dir / f"{day}.parquet", out_dir / f"{day}.json"
+        fresh = path.is_file() and meta.is_file() and json.loads(meta.read_text()).get("fingerprint") == fp
+        if force or not fresh:
+            con = duckdb.connect()
+            try:
+                tmp = DuckDBEngine.__new__(DuckDBEngine)
+                tmp.con = con
+                tmp.register_files("data_xdr", day_files, base, schema, None)
+                translate(con, "data_xdr", rules, into="xdr_translated")
+                out_dir.mkdir(parents=True, exist_ok=True)
+                con.execute(
+                    f"COPY (SELECT {cols} FROM xdr_translated) TO '{path}.tmp' (FORMAT parquet, COMPRESSION zstd)"
+                )
+                os.replace(f"{path}.tmp", path)
+                meta.write_text(json.dumps({"fingerprint": fp}))
+            finally:
+                con.close()
+        out.append((path, fp))
+    return out
 
 
 def _meta(cat: Catalogue, tags: list[Tag], result: BuildResult) -> dict[str, Any]:
