@@ -94,7 +94,14 @@ def test_tested_columns_become_keys_and_added_up_ones_leaves() -> None:
 
 
 def test_aggregates_that_do_not_split_are_refused() -> None:
-    for e in ("median(m)", "string_agg(k, ',')", "stddev_samp(v)"):
+    for e in (
+        "median(m)",
+        "string_agg(k, ',')",
+        "stddev_samp(v)",
+        "sum(DISTINCT m)",
+        "avg(DISTINCT v)",
+        "sum(m) FILTER (WHERE flag)",
+    ):
         with pytest.raises(NotSplittable):
             plan_rollup(["sum(m)", e])
     with pytest.raises(NotSplittable, match="outside an aggregate"):

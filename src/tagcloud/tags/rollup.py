@@ -83,6 +83,12 @@ def _keys_of(agg: Any, keys: set[str]) -> None:
     exp = _exp()
     name = type(agg).__name__
     arg = agg.this
+    if isinstance(agg.parent, (exp.Filter, exp.Window)):
+        raise NotSplittable(
+            f"{agg.parent.sql(dialect='duckdb')}: FILTER and OVER do not split into two stages"
+        )
+    if isinstance(arg, exp.Distinct) and not isinstance(agg, exp.Count):
+        raise NotSplittable(f"{agg.sql(dialect='duckdb')}: only count(DISTINCT …) splits into two stages")
     if (isinstance(agg, exp.Count) and isinstance(arg, exp.Distinct)) or name in _KEEP:
         keys |= _columns(arg)
     elif isinstance(agg, (exp.Sum, exp.Avg, exp.Count)):
