@@ -64,6 +64,12 @@ def warehouse_cmd(
     warehouse: Path | None = typer.Option(
         None, help="warehouse folder (default: $TAGCLOUD_WAREHOUSE or var/warehouse)"
     ),
+    cluster: bool = typer.Option(
+        False,
+        "--cluster",
+        help="first rewrite event and fact files sorted by subscriber (warehouses ingested before "
+        "ingest did so; the tag build is several times faster on them)",
+    ),
 ) -> None:
     """Show what the warehouse holds: tables, rows, periods, quarantine, recent runs, dirty periods."""
     from rich.console import Console
@@ -74,6 +80,14 @@ def warehouse_cmd(
     wh = Warehouse(warehouse or default_warehouse())
     if not wh.root.is_dir():
         raise typer.BadParameter(f"warehouse {wh.root}: not a directory (run tagcloud ingest first)")
+    if cluster:
+        from tagcloud.data.ingest import IngestError
+        from tagcloud.data.ingest import cluster as cluster_files
+
+        try:
+            cluster_files(wh)
+        except IngestError as e:
+            raise typer.BadParameter(str(e)) from None
     st = status(wh)
     console = Console()
     t = Table(title=f"Warehouse {wh.root}")

@@ -20,7 +20,7 @@ import shutil
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -889,6 +889,8 @@ class _Run:
         shutil.rmtree(stage, ignore_errors=True)
         stage.mkdir(parents=True)
         cols = ", ".join(_q(c.name) for c in t.columns)
+        # rows of one subscriber together (Table.cluster_by): what the tag build aggregates by
+        order = f" ORDER BY {', '.join(_q(c) for c in t.cluster_by)}" if t.cluster_by else ""
         moves: list[tuple[Path, str]] = []  # (staged file, output path relative to the warehouse)
         new_periods: list[str] = []
         if res.accepted:
@@ -899,12 +901,12 @@ class _Run:
                     one = out_dir / f"{pkey}={self._periods[0]}" / "part_0.parquet"
                     one.parent.mkdir(parents=True)
                     con.execute(
-                        f"COPY (SELECT {cols} FROM f WHERE _fail IS NULL) TO {_lit(str(one))} "
+                        f"COPY (SELECT {cols} FROM f WHERE _fail IS NULL{order}) TO {_lit(str(one))} "
                         f"(FORMAT parquet, COMPRESSION {COMPRESSION})"
                     )
                 else:
                     con.execute(
-                        f"COPY (SELECT {cols}, _period AS {pkey} FROM f WHERE _fail IS NULL) TO {_lit(str(out_dir))} "
+                        f"COPY (SELECT {cols}, _period AS {pkey} FROM f WHERE _fail IS NULL{order}) TO {_lit(str(out_dir))} "
                         f"(FORMAT parquet, COMPRESSION {COMPRESSION}, PARTITION_BY ({pkey}), FILENAME_PATTERN 'part_{{i}}')"
                     )
                 for part in sorted(out_dir.iterdir()):
@@ -916,7 +918,7 @@ class _Run:
             else:
                 f_out = stage / f"{src.stem}.parquet"
                 con.execute(
-                    f"COPY (SELECT {cols} FROM f WHERE _fail IS NULL) TO {_lit(str(f_out))} "
+                    f"COPY (SELECT {cols} FROM f WHERE _fail IS NULL{order}) TO {_lit(str(f_out))} "
                     f"(FORMAT parquet, COMPRESSION {COMPRESSION})"
                 )
                 moves.append((f_out, f"tables/{src.table}/{src.stem}.parquet"))
@@ -1133,3 +1135,60 @@ def render_report(report: IngestReport, max_files: int = 40) -> list[Any]:
     if any_q:
         out.append(reasons)
     return out
+
+
+@dataclass
+class ClusterResult:
+    files: int  # files rewritten
+    rows: int
+    seconds: float
+
+
+def cluster(
+    warehouse: Warehouse | Path, tables: Sequence[str] | None = None, *, quiet: bool = False
+) -> ClusterResult:
+    """Rewrite the files of clustered tables (``Table.cluster_by``) sorted by their cluster columns.
+
+    Ingest writes new files sorted; this brings a warehouse ingested before that into the same
+    layout. Each file is rewritten beside itself and swapped in by one rename, under the ingest
+    lock, so a crash leaves every file either old or new, and the rows are the same either way
+    (the row count of each rewritten file is checked before the swap).
+    """
+    import duckdb
+
+    from tagcloud.progress import job
+
+    wh = warehouse if isinstance(warehouse, Warehouse) else Warehouse(Path(warehouse))
+    names = list(tables) if tables else [t for t in TABLES if TABLES[t].cluster_by]
+    for t in names:
+        if t not in TABLES:
+            raise IngestError(f"unknown table {t!r}")
+    todo = [(t, f) for t in names if TABLES[t].cluster_by for f in wh.table_files(t)]
+    started = time.perf_counter()
+    rows = 0
+    with _exclusive(wh), job("cluster", total=len(todo), quiet=quiet) as j:
+        con = duckdb.connect()
+        try:
+            for t, f in todo:
+                order = ", ".join(_q(c) for c in TABLES[t].cluster_by)
+                tmp = f.with_name(f.name + ".cluster.tmp")
+                src = _lit(str(f))
+                con.execute(
+                    f"COPY (SELECT * FROM read_parquet({src}) ORDER BY {order}) TO {_lit(str(tmp))} "
+                    f"(FORMAT parquet, COMPRESSION {COMPRESSION})"
+                )
+                (before,) = con.execute(f"SELECT count(*) FROM read_parquet({src})").fetchone() or (0,)
+                (after,) = con.execute(f"SELECT count(*) FROM read_parquet({_lit(str(tmp))})").fetchone() or (
+                    0,
+                )
+                if before != after:
+                    tmp.unlink(missing_ok=True)
+                    raise IngestError(
+                        f"{f}: rewritten with {after:,} rows instead of {before:,}; left as it was"
+                    )
+                os.replace(tmp, f)
+                rows += int(before)
+                j.advance(1, rows=int(before), note=t)
+        finally:
+            con.close()
+    return ClusterResult(len(todo), rows, time.perf_counter() - started)
