@@ -87,8 +87,8 @@ MODELS: tuple[ModelSpec, ...] = (
     ModelSpec("dual_sim", "疑似双卡", "Rule: smartphone with calls but almost no data on our card; a gradient-"
               "boosting model learns the rule-labelled sample's other features and scores everyone (seed 000 §6.2).",
               _CUS, "dual_sim", ("voice_cdr", "sms", "data_xdr", "subscribers", "subscriber_handsets", "handsets")),
-    ModelSpec("churn_warning", "离网预警", "Weighted percent ranks of porting inquiries, fading usage, complaints, "
-              "off-net calling and low spend, 0–100.", _CUS, "churn_warning",
+    ModelSpec("churn_warning", "离网预警", "Weighted percent ranks of porting inquiries, fading usage (daily slope), "
+              "complaints, calls to rivals and low spend, 0–100.", _CUS, "churn_warning",
               ("voice_cdr", "sms", "data_xdr", "subscribers", "service_contacts")),
     ModelSpec("plan_recommendation", "账单资费推荐", "First of five bill scenarios (voice overage, data overage, 5G "
               "handset on a 4G plan → a plan; small overage, allowance nearly used → a data pack) over the last 3 "
