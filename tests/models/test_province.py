@@ -74,6 +74,9 @@ def test_scores_carry_signal(province: tuple[Path, list[Metric], list]) -> None:
     planted = _m(metrics, "churn", "AUC of the planted probabilities")
     learned = _m(metrics, "churn", "CV AUC, attributes before the first churn day")
     assert 0.55 < learned < planted + 0.03
+    # both over the same rows: the planted figure is the one the model is measured against
+    n = {m.metric: m.n for m in metrics if m.model == "churn"}
+    assert n["AUC of the planted probabilities"] == n["CV AUC, attributes before the first churn day"] > 0
     # the rule sees only pre-decision signs now (0.90 when churn was in progress inside the window)
     assert _m(metrics, "churn_warning", "AUC (rule score)") > 0.55
     assert _m(metrics, "tariff_sensitivity", "Spearman with value tier (expected negative)") < 0

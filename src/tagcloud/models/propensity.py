@@ -151,10 +151,12 @@ def train(
     learning_rate: float = 0.08,
     threads: int = 1,
     min_samples_leaf: int = 20,
+    max_depth: int | None = None,
 ) -> PropensityResult:
     """Cross-validate and fit a gradient-boosting propensity model; score every row.
 
-    ``features`` defaults to every column except the id and the label.
+    ``features`` defaults to every column except the id and the label. ``max_depth`` (default: no
+    limit, up to 31 leaves) limits each tree; depth 2 keeps a rare label's model nearly additive.
     """
     import pyarrow as pa
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -182,6 +184,7 @@ def train(
             max_iter=max_iter,
             learning_rate=learning_rate,
             min_samples_leaf=min_samples_leaf,  # larger leaves for rare labels (a few hundred churners)
+            max_depth=max_depth,
             categorical_features=np.array(cat, dtype=bool) if any(cat) else None,
             early_stopping=False,
             random_state=seed,
