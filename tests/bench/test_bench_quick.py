@@ -100,6 +100,8 @@ def test_build_quick() -> None:
     assert r.subscribers == 300 and r.wide_rows > 250 and r.columns > 900
     # the baseline really read the window, the build scanned it, and Spark built the same table
     assert r.baseline_seconds > 0 and r.rows_scanned > 10_000
+    # the translation was timed on its own, over every xDR record of the window
+    assert r.translate_seconds > 0 and r.translated_rows > 1_000
     assert r.spark_seconds is not None and r.identical is True
 
 
@@ -128,3 +130,11 @@ def test_campaign_web_quick() -> None:
     # both paths really sent their county's SMS over SMPP, and both evaluations ran
     assert r["target"] > 0 and r["sms_web"] > 0 and r["sms_library"] > 0, out.stdout
     assert r["evaluation_page_ms"] > 0 and r["evaluate_ms"] > 0
+
+
+@pytest.mark.bench
+def test_cluster_quick() -> None:
+    r = _load("cluster").main(["--quick"])
+    # the same rows in both layouts gave the same wide table; both builds really ran every source
+    assert r.subscribers > 250 and r.rows > 10_000 and r.identical is True
+    assert r.clustered_seconds > 0 and r.arrival_seconds > 0 and "voice" in r.sources

@@ -363,6 +363,7 @@ def build(
     include_drafts: bool = True,
     skip_missing_models: bool = False,
     force: bool = False,
+    force_translate: bool | None = None,
     quiet: bool = False,
     engine_options: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
@@ -371,6 +372,8 @@ def build(
 
     Returns what was built with rows, seconds and coverage per column; raises BuildError (naming
     the source, tag or missing model output) and leaves the published table in place on failure.
+    ``force`` recomputes every source part; ``force_translate`` (default: ``force``) also translates
+    the window's xDR again, which is otherwise kept per day while its files and the rules are unchanged.
     """
     from tagcloud.data.model import TABLES
     from tagcloud.data.warehouse import Warehouse
@@ -446,7 +449,9 @@ def build(
         needs_xdr = any("xdr_translated" in plans[s].tables for s in by_source)
         if needs_xdr:
             t0 = time.perf_counter()
-            _register_translated(eng, wh, window, inputs, force=force)
+            _register_translated(
+                eng, wh, window, inputs, force=force if force_translate is None else force_translate
+            )
             source_seconds["_translate"] = time.perf_counter() - t0
         for m in needed:
             path = models_dir / f"{m}.parquet"
