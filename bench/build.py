@@ -86,9 +86,8 @@ def main(argv: list[str] | None = None) -> Result:
     if args.quick:
         args.subscribers, args.days = 300, 4
 
-    from tagcloud.data.ingest import IngestOptions, ingest
     from tagcloud.data.warehouse import Warehouse
-    from tagcloud.sim.simulate import simulate
+    from tagcloud.sim.simulate import simulated_warehouse
     from tagcloud.tags.build import build
     from tagcloud.tags.catalogue import load_catalogue
 
@@ -97,18 +96,10 @@ def main(argv: list[str] | None = None) -> Result:
         if args.warehouse:
             wh = args.warehouse
         else:
-            src, wh = tmp / "export", (args.keep or tmp / "wh")
+            wh = args.keep or tmp / "wh"
             t0 = time.perf_counter()
-            simulate(
-                src,
-                args.subscribers,
-                args.days,
-                seed=5,
-                start=dt.date.fromisoformat(args.period + "-01"),
-                quiet=True,
-            )
-            ingest(src, wh, IngestOptions(quiet=True, now=dt.datetime(2030, 1, 1)))
-            shutil.rmtree(src)
+            start = dt.date.fromisoformat(args.period + "-01")
+            simulated_warehouse(wh, args.subscribers, args.days, start=start, work=tmp)
             print(
                 f"province: {args.subscribers:,} subscribers × {args.days} days in {time.perf_counter() - t0:,.1f} s"
             )

@@ -77,9 +77,8 @@ def main(argv: list[str] | None = None) -> Result:
 
     import pyarrow.parquet as pq
 
-    from tagcloud.data.ingest import IngestOptions, ingest
     from tagcloud.data.warehouse import Warehouse
-    from tagcloud.sim.simulate import simulate
+    from tagcloud.sim.simulate import simulated_warehouse
     from tagcloud.tags.build import build, month_window, translated_days
     from tagcloud.tags.catalogue import load_catalogue
     from tagcloud.tags.compare import diff_tables
@@ -89,11 +88,8 @@ def main(argv: list[str] | None = None) -> Result:
         if args.warehouse:
             clustered = args.warehouse
         else:
-            clustered = tmp / "clustered"
             start = dt.date.fromisoformat(args.period + "-01")
-            simulate(tmp / "export", args.subscribers, args.days, seed=5, start=start, quiet=True)
-            ingest(tmp / "export", clustered, IngestOptions(quiet=True, now=dt.datetime(2030, 1, 1)))
-            shutil.rmtree(tmp / "export")
+            clustered = simulated_warehouse(tmp / "clustered", args.subscribers, args.days, start=start)
         arrival = tmp / "arrival"
         rows = arrival_copy(clustered, arrival)
         cat = load_catalogue()

@@ -306,3 +306,21 @@ def _write_truth(out: Path, pop: Population, g: Geography) -> None:
         ),
         d / "holdings_at_start.parquet",
     )
+
+
+def simulated_warehouse(
+    warehouse: Path, subscribers: int, days: int, *, start: dt.date, seed: int = 5, work: Path | None = None
+) -> Path:
+    """Simulate a province and ingest it into ``warehouse`` (for benchmarks); the export is written
+    under ``work`` (default: beside the warehouse) and removed once ingested. Returns ``warehouse``."""
+    import shutil
+
+    from tagcloud.data.ingest import IngestOptions, ingest
+
+    export = (work or warehouse.parent) / f"{warehouse.name}-export"
+    simulate(export, subscribers, days, seed=seed, start=start, quiet=True)
+    try:
+        ingest(export, warehouse, IngestOptions(quiet=True, now=dt.datetime(2030, 1, 1)))
+    finally:
+        shutil.rmtree(export, ignore_errors=True)
+    return warehouse
