@@ -116,7 +116,7 @@ def load_from_duckdb(con: Any) -> LoadCounts:
     """Load regions, cells and products from a DuckDB connection that has those tables (views)."""
 
     def rows(table: str) -> list[dict[str, Any]]:
-        return con.execute(f"SELECT * FROM {table}").to_arrow_table().to_pylist()
+        return con.sql(f"SELECT * FROM {table}").to_arrow_table().to_pylist()
 
     return LoadCounts(
         regions=load_regions(rows("regions")),
