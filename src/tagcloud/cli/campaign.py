@@ -90,13 +90,20 @@ def run(
 
 
 @campaign_app.command("call-results")
-def call_results(path: Path, db: str | None = DB) -> None:
+def call_results(
+    path: Path,
+    db: str | None = DB,
+    now: str | None = typer.Option(
+        None, help="when the results arrived (ISO; default now): the time of rows without called_at"
+    ),
+) -> None:
     """Import the call centre's results CSV (contact_id, result[, called_at, note])."""
     from tagcloud.campaigns.execute import import_call_results
     from tagcloud.campaigns.policy import ContactLedger
 
+    at = dt.datetime.fromisoformat(now) if now else dt.datetime.now()
     with ContactLedger(_db(db)) as ledger:
-        typer.echo(import_call_results(ledger, path, dt.datetime.now()))
+        typer.echo(import_call_results(ledger, path, at))
 
 
 @campaign_app.command("status")
