@@ -174,7 +174,7 @@ def test_incremental_rebuild_and_drift(built, catalogue: Catalogue, tmp_path: Pa
     )
     os.replace(f"{day}.new", day)
     third = build(wh, period="2026-10", catalogue=catalogue, quiet=True, skip_missing_models=True)
-    assert set(third.sources_built) == {"sms", "night_cell", "day_cell", "contacts_graph"}
+    assert set(third.sources_built) == {"sms", "night_cell", "day_cell", "peers"}
     sent = {c.name: c for c in third.columns}["sms_sent"]
     assert sent.previous is not None
     # a different window is a separate period: every source is computed for it, but the xDR days it
