@@ -1172,23 +1172,24 @@ def cluster(
             for t, f in todo:
                 order = ", ".join(_q(c) for c in TABLES[t].cluster_by)
                 tmp = f.with_name(f.name + ".cluster.tmp")
-                src = _lit(str(f))
                 con.execute(
-                    f"COPY (SELECT * FROM read_parquet({src}) ORDER BY {order}) TO {_lit(str(tmp))} "
+                    f"COPY (SELECT * FROM read_parquet({_lit(str(f))}) ORDER BY {order}) TO {_lit(str(tmp))} "
                     f"(FORMAT parquet, COMPRESSION {COMPRESSION})"
                 )
-                (before,) = con.execute(f"SELECT count(*) FROM read_parquet({src})").fetchone() or (0,)
-                (after,) = con.execute(f"SELECT count(*) FROM read_parquet({_lit(str(tmp))})").fetchone() or (
-                    0,
-                )
+                before, after = _parquet_rows(con, f), _parquet_rows(con, tmp)
                 if before != after:
                     tmp.unlink(missing_ok=True)
                     raise IngestError(
                         f"{f}: rewritten with {after:,} rows instead of {before:,}; left as it was"
                     )
                 os.replace(tmp, f)
-                rows += int(before)
-                j.advance(1, rows=int(before), note=t)
+                rows += before
+                j.advance(1, rows=before, note=t)
         finally:
             con.close()
     return ClusterResult(len(todo), rows, time.perf_counter() - started)
+
+
+def _parquet_rows(con: Any, path: Path) -> int:
+    row = con.execute(f"SELECT count(*) FROM read_parquet({_lit(str(path))})").fetchone()
+    return int(row[0]) if row else 0
