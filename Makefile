@@ -4,7 +4,8 @@ UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 export UV_LINK_MODE := copy
 DEMO_DIR ?= var/demo
 DEMO_SUBSCRIBERS ?= 100000
-DEMO_DAYS ?= 30
+# 60 days: the churn model reads its pre-decision signs from two months of detail (docs/models.md)
+DEMO_DAYS ?= 60
 
 .PHONY: bootstrap web-assets browser setup demo test lint typecheck pytest bench-quick clean
 

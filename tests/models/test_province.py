@@ -77,6 +77,8 @@ def test_scores_carry_signal(province: tuple[Path, list[Metric], list]) -> None:
     # both over the same rows: the planted figure is the one the model is measured against
     n = {m.metric: m.n for m in metrics if m.model == "churn"}
     assert n["AUC of the planted probabilities"] == n["CV AUC, attributes before the first churn day"] > 0
+    # the churn dates fall after the 30 simulated days: every one of them is detail before the cut
+    assert _m(metrics, "churn", "days of detail before the cut") == 30
     # the rule sees only pre-decision signs now (0.90 when churn was in progress inside the window)
     assert _m(metrics, "churn_warning", "AUC (rule score)") > 0.55
     assert _m(metrics, "tariff_sensitivity", "Spearman with value tier (expected negative)") < 0

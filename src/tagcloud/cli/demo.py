@@ -44,7 +44,8 @@ def _export_matches(export: Path, subscribers: int, days: int, seed: int) -> boo
 
 def demo(
     subscribers: int = typer.Option(100_000, "--subscribers", "-n", help="subscribers to simulate"),
-    days: int = typer.Option(30, "--days", "-d", help="days to simulate"),
+    # two months: one month of detail leaves the churn signs too noisy for the model (docs/models.md)
+    days: int = typer.Option(60, "--days", "-d", help="days to simulate"),
     seed: int = typer.Option(1, "--seed", help="simulation seed"),
     directory: Path = typer.Option(Path("var/demo"), "--dir", help="where the demo keeps its data"),
     serve: bool = typer.Option(True, "--serve/--no-serve", help="serve the web platform at the end"),
