@@ -40,21 +40,23 @@ class Result:
     identical: bool | None = None
     translate_seconds: float = 0.0  # the window's xDR translated again (the DWD step, per day)
     translated_rows: int = 0
+    slices: int = 1  # ranges of subscribers each source ran over
+    one_piece_seconds: float | None = None  # the same build with every source in one piece
+    one_piece_identical: bool | None = None
 
     @property
     def duckdb_rate(self) -> float:
         return self.rows_scanned / self.duckdb_seconds if self.duckdb_seconds else 0.0
 
 
-def _baseline(warehouse: Path, period: str) -> tuple[float, int]:
+def _baseline(warehouse: Path, window) -> tuple[float, int]:  # type: ignore[no-untyped-def]
     """Seconds for DuckDB to read every input row of the window once, and the rows read."""
     from tagcloud.data.model import TABLES
     from tagcloud.data.warehouse import Warehouse
-    from tagcloud.tags.build import _relation_files, month_window
+    from tagcloud.tags.build import _relation_files
     from tagcloud.tags.engines.duckdb import DuckDBEngine
 
     wh = Warehouse(warehouse)
-    window = month_window(period)
     eng = DuckDBEngine()
     from tagcloud.tags.catalogue import model_schema
 
@@ -79,12 +81,24 @@ def main(argv: list[str] | None = None) -> Result:
     p.add_argument("--warehouse", type=Path, help="reuse this warehouse (skip simulation and ingest)")
     p.add_argument("--keep", type=Path, help="simulate and ingest into this folder and keep it")
     p.add_argument("--period", default="2026-10")
+    p.add_argument("--day", help="with --warehouse: the 30 days ending this day instead of --period")
+    p.add_argument(
+        "--slice-subscribers",
+        type=int,
+        help="subscribers per slice (default: the engine's, 100,000; 0: every source in one piece)",
+    )
+    p.add_argument(
+        "--compare-slices",
+        action="store_true",
+        help="also build with every source in one piece (no slices of subscribers), side by side",
+    )
     p.add_argument("--no-spark", action="store_true", help="DuckDB only")
     p.add_argument("--quick", action="store_true", help="300 subscribers × 4 days, both engines")
     p.add_argument("--memory-limit", help="DuckDB memory limit, e.g. 12GB (default: DuckDB's, 80%% of RAM)")
     args = p.parse_args(argv)
-    if args.quick:
+    if args.quick:  # slices of 100 subscribers, so that the quick run exercises them too
         args.subscribers, args.days = 300, 4
+        args.slice_subscribers, args.compare_slices = 100, True
 
     from tagcloud.data.warehouse import Warehouse
     from tagcloud.sim.simulate import simulated_warehouse
@@ -104,25 +118,28 @@ def main(argv: list[str] | None = None) -> Result:
                 f"province: {args.subscribers:,} subscribers × {args.days} days in {time.perf_counter() - t0:,.1f} s"
             )
         cat = load_catalogue()
-        base_s, base_rows = _baseline(wh, args.period)
+        from tagcloud.tags.build import day_window, month_window, translated_days
+
+        window = day_window(args.day) if args.day else month_window(args.period)
+        when = {"day": args.day} if args.day else {"period": args.period}
+        base_s, base_rows = _baseline(wh, window)
         opts = {"memory_limit": args.memory_limit} if args.memory_limit else None
         # The xDR's URL/app translation is the DWD step, kept per day: timed on its own, then the
         # build (every source part recomputed) reads the translated days.
-        from tagcloud.tags.build import month_window, translated_days
-
         t0 = time.perf_counter()
-        days = translated_days(Warehouse(wh), month_window(args.period), force=True)
+        days = translated_days(Warehouse(wh), window, force=True)
         trans_s = time.perf_counter() - t0
         trans_rows = sum(_footer(f) for f, _ in days)
         r = build(
             wh,
-            period=args.period,
+            **when,
             catalogue=cat,
             force=True,
             force_translate=False,
             quiet=True,
             skip_missing_models=True,
             engine_options=opts,
+            slice_subscribers=args.slice_subscribers,
         )
         result = Result(
             subscribers=args.subscribers,
@@ -136,6 +153,7 @@ def main(argv: list[str] | None = None) -> Result:
             per_engine_rows={"duckdb": r.rows},
             translate_seconds=trans_s,
             translated_rows=trans_rows,
+            slices=r.slices,
         )
         print(
             f"baseline (DuckDB reads the window's {base_rows:,} input rows once): {base_s:,.2f} s "
@@ -148,7 +166,8 @@ def main(argv: list[str] | None = None) -> Result:
         )
         print(
             f"duckdb build: {r.rows:,} subscribers × {len(r.columns)} columns in {r.seconds:,.1f} s "
-            f"(every source recomputed, translated xDR read); {r.rows_scanned:,} rows scanned by sources "
+            f"(every source recomputed in {r.slices} slice(s) of subscribers, translated xDR read); "
+            f"{r.rows_scanned:,} rows scanned by sources "
             f"({result.duckdb_rate:,.0f} rows/s); {r.seconds / base_s:,.1f}× the baseline; "
             f"with the translation {r.seconds + trans_s:,.1f} s"
         )
@@ -156,13 +175,35 @@ def main(argv: list[str] | None = None) -> Result:
             {c.source: c.seconds for c in r.columns if c.kind == "attribute"}.items(), key=lambda kv: -kv[1]
         )
         print("slowest sources: " + ", ".join(f"{k} {v:,.1f} s" for k, v in slow[:6]))
+        if args.compare_slices:
+            import pyarrow.parquet as pq
+
+            sliced = pq.read_table(r.path / "wide.parquet")
+            one = build(
+                wh,
+                **when,
+                catalogue=cat,
+                force=True,
+                force_translate=False,
+                quiet=True,
+                skip_missing_models=True,
+                engine_options=opts,
+                slice_subscribers=0,
+            )
+            result.one_piece_seconds = one.seconds
+            result.one_piece_identical = _same(sliced, pq.read_table(one.path / "wide.parquet"))
+            print(
+                f"duckdb build, every source in one piece: {one.seconds:,.1f} s; in {r.slices} slices of "
+                f"subscribers {one.seconds / r.seconds:,.2f}× faster; wide tables identical: "
+                f"{result.one_piece_identical}"
+            )
         if not args.no_spark:
             import pyarrow.parquet as pq
 
             duck = pq.read_table(r.path / "wide.parquet")
             s = build(
                 wh,
-                period=args.period,
+                **when,
                 catalogue=cat,
                 engine="spark",
                 force=True,

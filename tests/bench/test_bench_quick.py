@@ -103,6 +103,8 @@ def test_build_quick() -> None:
     # the translation was timed on its own, over every xDR record of the window
     assert r.translate_seconds > 0 and r.translated_rows > 1_000
     assert r.spark_seconds is not None and r.identical is True
+    # 300 subscribers in slices of 100: three ranges, the same table as every source in one piece
+    assert r.slices == 3 and r.one_piece_seconds is not None and r.one_piece_identical is True
 
 
 @pytest.mark.bench

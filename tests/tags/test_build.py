@@ -198,6 +198,43 @@ def test_incremental_rebuild_and_drift(built, catalogue: Catalogue, tmp_path: Pa
     assert {k for k in after if after[k] != stamps[k]} == {"day=2026-10-04.parquet"}
 
 
+def test_slices_of_subscribers_build_the_same_table(built, catalogue: Catalogue, tmp_path: Path) -> None:
+    """Each source run once per range of subscribers (as the DuckDB engine does from 100k on) gives
+    the table computed in one piece, to the last value; the slices are cached and reused."""
+    import pyarrow.parquet as pq
+
+    from tagcloud.tags.compare import diff_tables
+
+    src, whole = built
+    wh = tmp_path / "wh"
+    shutil.copytree(src, wh, symlinks=True)
+    sliced = build(
+        wh, period="2026-10", catalogue=catalogue, quiet=True, skip_missing_models=True, slice_subscribers=90
+    )
+    assert len(sliced.sources_built) == len(
+        catalogue.sources
+    )  # the slicing is part of each part's fingerprint
+    parts = wh / "tags" / "parts" / "duckdb" / "2026-10"
+    voice = sorted(p.name for p in parts.glob("voice.*parquet"))
+    assert voice == [f"voice.s{i:03d}.parquet" for i in range(5)]  # 400 subscribers / 90 → 5 slices
+    # every subscriber's row comes from exactly one slice
+    per_slice = [set(pq.read_table(parts / f, columns=["msisdn"]).column(0).to_pylist()) for f in voice]
+    assert sum(map(len, per_slice)) == len(set().union(*per_slice))
+    a = pq.read_table(whole.path / "wide.parquet")
+    b = pq.read_table(sliced.path / "wide.parquet")
+    assert diff_tables(a, b, rel=1e-12) == []
+    assert a.column("msisdn").to_pylist() == b.column("msisdn").to_pylist()  # the same row order
+    again = build(
+        wh, period="2026-10", catalogue=catalogue, quiet=True, skip_missing_models=True, slice_subscribers=90
+    )
+    assert again.sources_built == []
+    # back to one piece: the slices give way to one part per source
+    build(
+        wh, period="2026-10", catalogue=catalogue, quiet=True, skip_missing_models=True, slice_subscribers=0
+    )
+    assert sorted(p.name for p in parts.glob("voice.*parquet")) == ["voice.parquet"]
+
+
 def _extra(catalogue: Catalogue, doc: dict) -> Catalogue:
     import copy
 

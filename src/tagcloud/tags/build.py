@@ -301,6 +301,7 @@ class BuildResult:
     columns: list[ColumnRun] = field(default_factory=list)
     skipped_tags: list[str] = field(default_factory=list)
     translate_seconds: float = 0.0  # URL/app translation of the window's xDR days that needed it
+    slices: int = 1  # ranges of subscribers each recomputed source ran over
 
     def coverage_by_category(self, cat: Catalogue) -> list[tuple[str, str, int, float]]:
         """(aspect, category, tags, mean coverage of its tags) for every category with built tags."""
@@ -367,6 +368,7 @@ def build(
     quiet: bool = False,
     engine_options: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
+    slice_subscribers: int | None = None,
 ) -> BuildResult:
     """Compute every attribute and built tag for one window and publish the wide table.
 
@@ -374,6 +376,8 @@ def build(
     the source, tag or missing model output) and leaves the published table in place on failure.
     ``force`` recomputes every source part; ``force_translate`` (default: ``force``) also translates
     the window's xDR again, which is otherwise kept per day while its files and the rules are unchanged.
+    ``slice_subscribers`` (default: the engine's) runs each source once per range of about that many
+    subscribers (0: in one piece); the wide table is the same either way.
     """
     from tagcloud.data.model import TABLES
     from tagcloud.data.warehouse import Warehouse
@@ -424,22 +428,14 @@ def build(
     try:
         schema = model_schema()
         inputs: dict[str, list[Any]] = {}
-        for table in TABLES:
-            files, base, where = _relation_files(wh, table, window)
-            name = "_snap_subscribers" if table == "subscribers" else table
-            eng.register_files(name, files, base, schema[table], where)
+        for table in [*TABLES, *HISTORY_RELATIONS]:
+            files, _base, _where = _relation_files(
+                wh, HISTORY_RELATIONS.get(table, table), window, history=table in HISTORY_RELATIONS
+            )
             # relative paths: a copied warehouse keeps its cached parts
             inputs[table] = [
                 (str(f.relative_to(wh.root)), f.stat().st_size, f.stat().st_mtime_ns) for f in files
             ]
-        for name, table in HISTORY_RELATIONS.items():
-            files, base, where = _relation_files(wh, table, window, history=True)
-            eng.register_files(name, files, base, schema[table], where)
-            inputs[name] = [
-                (str(f.relative_to(wh.root)), f.stat().st_size, f.stat().st_mtime_ns) for f in files
-            ]
-        eng.register_query("subscribers", subscribers_sql(window))
-        eng.register_query("subscriber_base", base_sql(window))
         eng.register_arrow("build_period", _period_table(window))
         eng.register_arrow("ref_lists", _lists_table(cat))
         by_source: dict[str, list[Attribute]] = {}
@@ -453,50 +449,85 @@ def build(
                 eng, wh, window, inputs, force=force if force_translate is None else force_translate
             )
             source_seconds["_translate"] = time.perf_counter() - t0
-        for m in needed:
-            path = models_dir / f"{m}.parquet"
-            eng.register_files(f"model_{m}", [path], None, _parquet_schema(path), None)
+        models = {m: models_dir / f"{m}.parquet" for m in needed}
+        _register_inputs(eng, wh, window, schema, inputs, models)
+        per_slice = eng.slice_subscribers if slice_subscribers is None else slice_subscribers
+        slices = _slices(eng, per_slice)
 
-        with job(f"build {window.label} ({engine})", total=len(by_source) + 1, quiet=quiet) as j:
-            for sid, attrs in sorted(by_source.items()):
-                plan = plans[sid]
-                sql = source_sql(plan, attrs)
-                # every relation with input files counts: model tables, orders_history, xdr_translated
-                reads = sorted(t for t in plan.tables if t in inputs)
-                fp = _fingerprint(
-                    [
-                        sql,
-                        window.label,
-                        [inputs.get(t) for t in reads],
-                        cat.lists if "ref_lists" in plan.tables else None,
-                    ]
-                )
-                part = parts_dir / f"{sid}.parquet"
-                meta = parts_dir / f"{sid}.json"
-                t0 = time.perf_counter()
-                if (
-                    not force
-                    and part.is_file()
-                    and meta.is_file()
-                    and json.loads(meta.read_text()).get("fingerprint") == fp
-                ):
-                    sources_reused.append(sid)
+        # Sources whose cached part is current are reused; the others run once per slice of
+        # subscribers (one slice unless the engine asks for them), every slice reading only its own
+        # subscribers' rows of every msisdn-keyed relation.
+        todo: list[tuple[str, str, str, list[Path]]] = []  # source, SQL, fingerprint, part files
+        for sid, attrs in sorted(by_source.items()):
+            plan = plans[sid]
+            sql = source_sql(plan, attrs)
+            # every relation with input files counts: model tables, orders_history, xdr_translated
+            reads = sorted(t for t in plan.tables if t in inputs)
+            fp = _fingerprint(
+                [
+                    sql,
+                    window.label,
+                    [inputs.get(t) for t in reads],
+                    cat.lists if "ref_lists" in plan.tables else None,
+                    [s.bounds for s in slices] if len(slices) > 1 else None,
+                ]
+            )
+            meta = parts_dir / f"{sid}.json"
+            cached = json.loads(meta.read_text()) if not force and meta.is_file() else {}
+            files = [parts_dir / f for f in cached.get("files", [f"{sid}.parquet"])]
+            if cached.get("fingerprint") == fp and all(f.is_file() for f in files):
+                sources_reused.append(sid)
+                source_seconds[sid] = 0.0
+            else:
+                if len(slices) == 1:
+                    files = [parts_dir / f"{sid}.parquet"]
                 else:
+                    files = [parts_dir / f"{sid}.s{i:03d}.parquet" for i in range(len(slices))]
+                todo.append((sid, sql, fp, files))
+        bar_steps = len(sources_reused) + len(todo) * len(slices) + 1
+        with job(f"build {window.label} ({engine})", total=bar_steps, quiet=quiet) as j:
+            j.advance(len(sources_reused), note="reused parts")
+            for i, piece in enumerate(slices):
+                if len(slices) > 1:
+                    _register_inputs(eng, wh, window, schema, inputs, models, piece)
+                for sid, sql, _fp, files in todo:
+                    t0 = time.perf_counter()
                     try:
-                        eng.write_parquet(sql, part)
+                        eng.write_parquet(sql, files[i])
                     except Exception as e:  # engine errors name only SQL; say which source failed
-                        raise BuildError(f"source {sid!r} failed on {engine}: {e}") from e
-                    meta.write_text(
-                        json.dumps({"fingerprint": fp, "built_at": datetime.now(UTC).isoformat()})
+                        where = f" (subscribers {piece.label})" if len(slices) > 1 else ""
+                        raise BuildError(f"source {sid!r} failed on {engine}{where}: {e}") from e
+                    source_seconds[sid] = source_seconds.get(sid, 0.0) + time.perf_counter() - t0
+                    reads = [t for t in plans[sid].tables if t in inputs]
+                    # the bar counts rows actually read: a reused part reads nothing
+                    rows = _rows_of(wh.root, inputs, sorted(reads)) if i == len(slices) - 1 else 0
+                    note = f"{sid} · slice {i + 1}/{len(slices)}" if len(slices) > 1 else sid
+                    j.advance(1, rows=rows, note=note)
+            if len(slices) > 1:
+                _register_inputs(eng, wh, window, schema, inputs, models)
+            for sid, _sql, fp, files in todo:
+                for stale in {*parts_dir.glob(f"{sid}.parquet"), *parts_dir.glob(f"{sid}.s*.parquet")}:
+                    if stale not in files:
+                        stale.unlink()
+                (parts_dir / f"{sid}.json").write_text(
+                    json.dumps(
+                        {
+                            "fingerprint": fp,
+                            "files": [f.name for f in files],
+                            "built_at": datetime.now(UTC).isoformat(),
+                        }
                     )
-                    sources_built.append(sid)
-                    rows_scanned += _rows_of(wh.root, inputs, reads)
-                source_seconds[sid] = time.perf_counter() - t0
-                eng.register_files(
-                    f"part_{sid}", [part], None, {"msisdn": "VARCHAR", **{a.id: a.sql_type for a in attrs}}
                 )
-                # the bar counts rows actually read: a reused part reads nothing
-                j.advance(1, rows=0 if sid in sources_reused else _rows_of(wh.root, inputs, reads), note=sid)
+                sources_built.append(sid)
+                rows_scanned += _rows_of(wh.root, inputs, sorted(t for t in plans[sid].tables if t in inputs))
+            for sid, attrs in sorted(by_source.items()):
+                meta = json.loads((parts_dir / f"{sid}.json").read_text())
+                eng.register_files(
+                    f"part_{sid}",
+                    [parts_dir / f for f in meta["files"]],
+                    None,
+                    {"msisdn": "VARCHAR", **{a.id: a.sql_type for a in attrs}},
+                )
             t0 = time.perf_counter()
             out_dir.mkdir(parents=True, exist_ok=True)
             try:
@@ -532,6 +563,7 @@ def build(
         sources_reused=sources_reused,
         skipped_tags=skipped,
         translate_seconds=source_seconds.get("_translate", 0.0),
+        slices=len(slices),
     )
     from tagcloud.tags.runs import RunLog, coverage
 
@@ -638,6 +670,91 @@ def _register_translated(
         "xdr_translated", [f for f, _ in files], None, BUILD_RELATIONS["xdr_translated"], where
     )
     inputs["xdr_translated"] = [(str(f.relative_to(wh.root)), f.stat().st_size, fp) for f, fp in files]
+
+
+@dataclass(frozen=True)
+class Slice:
+    """A range of subscribers a build computes its sources over in one go: ``lo <= msisdn < hi``
+    (an open end is None). Every msisdn-keyed relation is read for the slice's subscribers only."""
+
+    lo: str | None
+    hi: str | None
+
+    @property
+    def bounds(self) -> tuple[str | None, str | None]:
+        return (self.lo, self.hi)
+
+    @property
+    def label(self) -> str:
+        return f"{self.lo or '…'} – {self.hi or '…'}"
+
+    def sql(self) -> str | None:
+        conds = [
+            f"msisdn >= {_lit(self.lo)}" if self.lo else "",
+            f"msisdn < {_lit(self.hi)}" if self.hi else "",
+        ]
+        return " AND ".join(c for c in conds if c) or None
+
+
+WHOLE = Slice(None, None)
+
+
+def _slices(eng: Any, per_slice: int) -> list[Slice]:
+    """Ranges of about ``per_slice`` subscribers each, cut at the msisdn quantiles of the window's
+    subscribers (the first and last open, so that event rows of numbers outside the subscriber
+    table fall in a slice too); one whole slice when ``per_slice`` is 0 or covers everyone."""
+    if per_slice <= 0:
+        return [WHOLE]
+    if not hasattr(eng, "con"):
+        raise BuildError(f"slices of subscribers are for the DuckDB engine, not {eng.name}")
+    (n,) = eng.con.execute("SELECT count(*) FROM subscribers").fetchone()
+    k = -(-int(n) // per_slice)
+    if k <= 1:
+        return [WHOLE]
+    qs = ", ".join(str(i / k) for i in range(1, k))
+    (cuts,) = eng.con.execute(f"SELECT quantile_disc(msisdn, [{qs}]) FROM subscribers").fetchone()
+    edges = sorted(set(cuts))
+    bounds = [None, *edges, None]
+    return [Slice(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
+
+
+def _register_inputs(
+    eng: Any,
+    wh: Any,
+    window: Window,
+    schema: dict[str, dict[str, str]],
+    inputs: dict[str, list[Any]],
+    models: dict[str, Path],
+    piece: Slice = WHOLE,
+) -> None:
+    """Register every relation a source or the wide table reads: the window's files of each table
+    (``subscribers`` as its latest snapshot), the history relations, the translated xDR and the
+    model outputs; with a slice, every relation keyed by msisdn holds that slice's rows only."""
+    rng = piece.sql()
+
+    def both(where: str | None, keyed: bool) -> str | None:
+        return " AND ".join(w for w in (where, rng if keyed else None) if w) or None
+
+    from tagcloud.data.model import TABLES
+
+    for table in TABLES:
+        files, base, where = _relation_files(wh, table, window)
+        name = "_snap_subscribers" if table == "subscribers" else table
+        eng.register_files(name, files, base, schema[table], both(where, "msisdn" in schema[table]))
+    for name, table in HISTORY_RELATIONS.items():
+        files, base, where = _relation_files(wh, table, window, history=True)
+        eng.register_files(name, files, base, schema[table], both(where, True))
+    eng.register_query("subscribers", subscribers_sql(window))
+    eng.register_query("subscriber_base", base_sql(window))
+    if "xdr_translated" in inputs:
+        start, end = _lit(window.start.isoformat()), _lit(window.end.isoformat())
+        where = f"start_time >= TIMESTAMP {start} AND start_time < TIMESTAMP {end}"
+        files = [wh.root / f for f, _size, _fp in inputs["xdr_translated"]]
+        eng.register_files(
+            "xdr_translated", files, None, BUILD_RELATIONS["xdr_translated"], both(where, True)
+        )
+    for m, path in models.items():
+        eng.register_files(f"model_{m}", [path], None, _parquet_schema(path), rng)
 
 
 def translated_days(wh: Any, window: Window, force: bool = False) -> list[tuple[Path, str]]:

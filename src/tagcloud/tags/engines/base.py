@@ -21,6 +21,9 @@ class Engine(ABC):
     # Write each layer of the wide table and read it back, instead of one nested query: Spark's
     # optimiser otherwise works on one plan of ~1,000 columns and inlined tag expressions.
     materialise_layers: ClassVar[bool] = False
+    # Run each source once per range of subscribers of about this many (0: never). The hash tables
+    # of a source's GROUP BY msisdn then stay small; measured in docs/decisions/0011.
+    slice_subscribers: ClassVar[int] = 0
 
     def sql(self, duckdb_sql: str) -> str:
         """The statement in this engine's dialect."""
