@@ -81,7 +81,7 @@ def test_attributes_match_an_independent_computation(built, tag_warehouse: Path)
                       count(*) FILTER (WHERE peer_operator = 'CU') AS cu
                FROM voice_cdr WHERE start_time >= '2026-10-01' AND start_time < '2026-11-01' GROUP BY msisdn
            ) v USING (msisdn)
-           WHERE w.calls <> COALESCE(v.n, 0) OR abs(w.call_minutes - COALESCE(v.minutes, 0)) > 1e-6
+           WHERE w.calls <> COALESCE(v.n, 0) OR w.call_minutes <> COALESCE(v.minutes, 0)
               OR w.calls_cu <> COALESCE(v.cu, 0)"""
     ).fetchone()
     assert diff == (0,)
