@@ -130,17 +130,21 @@ def main(argv: list[str] | None = None) -> Result:
         days = translated_days(Warehouse(wh), window, force=True)
         trans_s = time.perf_counter() - t0
         trans_rows = sum(_footer(f) for f, _ in days)
-        r = build(
-            wh,
-            **when,
-            catalogue=cat,
-            force=True,
-            force_translate=False,
-            quiet=True,
-            skip_missing_models=True,
-            engine_options=opts,
-            slice_subscribers=args.slice_subscribers,
-        )
+
+        def duckdb_build(slice_subscribers: int | None):  # type: ignore[no-untyped-def]
+            return build(
+                wh,
+                **when,
+                catalogue=cat,
+                force=True,
+                force_translate=False,
+                quiet=True,
+                skip_missing_models=True,
+                engine_options=opts,
+                slice_subscribers=slice_subscribers,
+            )
+
+        r = duckdb_build(args.slice_subscribers)
         result = Result(
             subscribers=args.subscribers,
             days=args.days,
@@ -179,17 +183,7 @@ def main(argv: list[str] | None = None) -> Result:
             import pyarrow.parquet as pq
 
             sliced = pq.read_table(r.path / "wide.parquet")
-            one = build(
-                wh,
-                **when,
-                catalogue=cat,
-                force=True,
-                force_translate=False,
-                quiet=True,
-                skip_missing_models=True,
-                engine_options=opts,
-                slice_subscribers=0,
-            )
+            one = duckdb_build(0)
             result.one_piece_seconds = one.seconds
             result.one_piece_identical = _same(sliced, pq.read_table(one.path / "wide.parquet"))
             print(

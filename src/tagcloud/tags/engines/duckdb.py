@@ -17,8 +17,8 @@ def _lit(s: str) -> str:
 class DuckDBEngine(Engine):
     name: ClassVar[str] = "duckdb"
     dialect: ClassVar[str] = "duckdb"
-    # 1 M subscribers × 30 days on 2 cores: every source 241 s in one piece, 197 s in 4 slices,
-    # 182 s in 10; the slices share nothing but the input files (docs/decisions/0011).
+    # 1 M subscribers × 30 days on 2 cores (bench/build.py --compare-slices): the whole build 440.9 s
+    # with every source in one piece, 401.8 s in 10 slices; identical tables (docs/decisions/0011).
     slice_subscribers: ClassVar[int] = 100_000
 
     def __init__(self, threads: int | None = None, memory_limit: str | None = None) -> None:
