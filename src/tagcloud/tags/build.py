@@ -379,7 +379,6 @@ def build(
     ``slice_subscribers`` (default: the engine's) runs each source once per range of about that many
     subscribers (0: in one piece); the wide table is the same either way.
     """
-    from tagcloud.data.model import TABLES
     from tagcloud.data.warehouse import Warehouse
     from tagcloud.progress import job
     from tagcloud.tags.engines import engine as make_engine
@@ -427,15 +426,12 @@ def build(
     rows_scanned = 0
     try:
         schema = model_schema()
-        inputs: dict[str, list[Any]] = {}
-        for table in [*TABLES, *HISTORY_RELATIONS]:
-            files, _base, _where = _relation_files(
-                wh, HISTORY_RELATIONS.get(table, table), window, history=table in HISTORY_RELATIONS
-            )
-            # relative paths: a copied warehouse keeps its cached parts
-            inputs[table] = [
-                (str(f.relative_to(wh.root)), f.stat().st_size, f.stat().st_mtime_ns) for f in files
-            ]
+        relations = _window_relations(wh, window, schema)
+        # relative paths: a copied warehouse keeps its cached parts
+        inputs: dict[str, list[Any]] = {
+            r.name: [(str(f.relative_to(wh.root)), f.stat().st_size, f.stat().st_mtime_ns) for f in r.files]
+            for r in relations
+        }
         eng.register_arrow("build_period", _period_table(window))
         eng.register_arrow("ref_lists", _lists_table(cat))
         by_source: dict[str, list[Attribute]] = {}
@@ -445,19 +441,21 @@ def build(
         needs_xdr = any("xdr_translated" in plans[s].tables for s in by_source)
         if needs_xdr:
             t0 = time.perf_counter()
-            _register_translated(
-                eng, wh, window, inputs, force=force if force_translate is None else force_translate
+            relations.append(
+                _register_translated(
+                    eng, wh, window, inputs, force=force if force_translate is None else force_translate
+                )
             )
             source_seconds["_translate"] = time.perf_counter() - t0
-        models = {m: models_dir / f"{m}.parquet" for m in needed}
-        _register_inputs(eng, wh, window, schema, inputs, models)
+        relations += [Relation(f"model_{m}", "", [models_dir / f"{m}.parquet"]) for m in needed]
+        _register_inputs(eng, window, schema, relations)
         per_slice = eng.slice_subscribers if slice_subscribers is None else slice_subscribers
         slices = _slices(eng, per_slice)
 
         # Sources whose cached part is current are reused; the others run once per slice of
         # subscribers (one slice unless the engine asks for them), every slice reading only its own
         # subscribers' rows of every msisdn-keyed relation.
-        todo: list[tuple[str, str, str, list[Path]]] = []  # source, SQL, fingerprint, part files
+        todo: list[tuple[str, str, str, list[str], list[Path]]] = []  # source, SQL, fingerprint, reads, parts
         for sid, attrs in sorted(by_source.items()):
             plan = plans[sid]
             sql = source_sql(plan, attrs)
@@ -483,14 +481,14 @@ def build(
                     files = [parts_dir / f"{sid}.parquet"]
                 else:
                     files = [parts_dir / f"{sid}.s{i:03d}.parquet" for i in range(len(slices))]
-                todo.append((sid, sql, fp, files))
+                todo.append((sid, sql, fp, reads, files))
         bar_steps = len(sources_reused) + len(todo) * len(slices) + 1
         with job(f"build {window.label} ({engine})", total=bar_steps, quiet=quiet) as j:
             j.advance(len(sources_reused), note="reused parts")
             for i, piece in enumerate(slices):
                 if len(slices) > 1:
-                    _register_inputs(eng, wh, window, schema, inputs, models, piece)
-                for sid, sql, _fp, files in todo:
+                    _register_inputs(eng, window, schema, relations, piece)
+                for sid, sql, _fp, reads, files in todo:
                     t0 = time.perf_counter()
                     try:
                         eng.write_parquet(sql, files[i])
@@ -498,14 +496,13 @@ def build(
                         where = f" (subscribers {piece.label})" if len(slices) > 1 else ""
                         raise BuildError(f"source {sid!r} failed on {engine}{where}: {e}") from e
                     source_seconds[sid] = source_seconds.get(sid, 0.0) + time.perf_counter() - t0
-                    reads = [t for t in plans[sid].tables if t in inputs]
                     # the bar counts rows actually read: a reused part reads nothing
-                    rows = _rows_of(wh.root, inputs, sorted(reads)) if i == len(slices) - 1 else 0
+                    rows = _rows_of(wh.root, inputs, reads) if i == len(slices) - 1 else 0
                     note = f"{sid} · slice {i + 1}/{len(slices)}" if len(slices) > 1 else sid
                     j.advance(1, rows=rows, note=note)
             if len(slices) > 1:
-                _register_inputs(eng, wh, window, schema, inputs, models)
-            for sid, _sql, fp, files in todo:
+                _register_inputs(eng, window, schema, relations)
+            for sid, _sql, fp, reads, files in todo:
                 for stale in {*parts_dir.glob(f"{sid}.parquet"), *parts_dir.glob(f"{sid}.s*.parquet")}:
                     if stale not in files:
                         stale.unlink()
@@ -519,7 +516,7 @@ def build(
                     )
                 )
                 sources_built.append(sid)
-                rows_scanned += _rows_of(wh.root, inputs, sorted(t for t in plans[sid].tables if t in inputs))
+                rows_scanned += _rows_of(wh.root, inputs, reads)
             for sid, attrs in sorted(by_source.items()):
                 meta = json.loads((parts_dir / f"{sid}.json").read_text())
                 eng.register_files(
@@ -655,7 +652,7 @@ TRANSLATED_DIR = ("tags", "translated")  # WAREHOUSE/tags/translated/<day>.parqu
 
 def _register_translated(
     eng: Any, wh: Any, window: Window, inputs: dict[str, list[Any]], force: bool = False
-) -> None:
+) -> Relation:
     """URL/app translation of the window's xDR (tagcloud.models.urls, in DuckDB), staged as Parquet so
     every engine reads the same translated records.
 
@@ -666,10 +663,10 @@ def _register_translated(
     files = translated_days(wh, window, force=force)
     start, end = _lit(window.start.isoformat()), _lit(window.end.isoformat())
     where = f"start_time >= TIMESTAMP {start} AND start_time < TIMESTAMP {end}"
-    eng.register_files(
-        "xdr_translated", [f for f, _ in files], None, BUILD_RELATIONS["xdr_translated"], where
-    )
+    rel = Relation("xdr_translated", "xdr_translated", [f for f, _ in files], where=where)
+    eng.register_files(rel.name, rel.files, None, BUILD_RELATIONS["xdr_translated"], where)
     inputs["xdr_translated"] = [(str(f.relative_to(wh.root)), f.stat().st_size, fp) for f, fp in files]
+    return rel
 
 
 @dataclass(frozen=True)
@@ -718,43 +715,55 @@ def _slices(eng: Any, per_slice: int) -> list[Slice]:
     return [Slice(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
 
 
-def _register_inputs(
-    eng: Any,
-    wh: Any,
-    window: Window,
-    schema: dict[str, dict[str, str]],
-    inputs: dict[str, list[Any]],
-    models: dict[str, Path],
-    piece: Slice = WHOLE,
-) -> None:
-    """Register every relation a source or the wide table reads: the window's files of each table
-    (``subscribers`` as its latest snapshot), the history relations, the translated xDR and the
-    model outputs; with a slice, every relation keyed by msisdn holds that slice's rows only."""
-    rng = piece.sql()
+@dataclass
+class Relation:
+    """One relation of a build's window: its files (hive-partitioned under ``base`` if given) and
+    row filter; ``schema_key`` names its columns in :func:`model_schema` ("" for a model output,
+    whose columns come from its file). All of them are keyed by msisdn but the reference tables."""
 
-    def both(where: str | None, keyed: bool) -> str | None:
-        return " AND ".join(w for w in (where, rng if keyed else None) if w) or None
+    name: str
+    schema_key: str
+    files: list[Path]
+    base: Path | None = None
+    where: str | None = None
+    keyed: bool = True
 
+    @property
+    def registered_as(self) -> str:  # subscribers: the snapshots, under the latest-snapshot view
+        return "_snap_subscribers" if self.name == "subscribers" else self.name
+
+
+def _window_relations(wh: Any, window: Window, schema: dict[str, dict[str, str]]) -> list[Relation]:
+    """The warehouse tables and history relations as the window reads them (files listed once)."""
     from tagcloud.data.model import TABLES
 
+    out = []
     for table in TABLES:
         files, base, where = _relation_files(wh, table, window)
-        name = "_snap_subscribers" if table == "subscribers" else table
-        eng.register_files(name, files, base, schema[table], both(where, "msisdn" in schema[table]))
+        out.append(Relation(table, table, files, base, where, keyed="msisdn" in schema[table]))
     for name, table in HISTORY_RELATIONS.items():
         files, base, where = _relation_files(wh, table, window, history=True)
-        eng.register_files(name, files, base, schema[table], both(where, True))
+        out.append(Relation(name, table, files, base, where))
+    return out
+
+
+def _register_inputs(
+    eng: Any,
+    window: Window,
+    schema: dict[str, dict[str, str]],
+    relations: list[Relation],
+    piece: Slice = WHOLE,
+) -> None:
+    """Register every relation a source or the wide table reads, and the views over them
+    (``subscribers`` as the latest snapshot, ``subscriber_base``); with a slice, every relation
+    keyed by msisdn holds that slice's rows only."""
+    rng = piece.sql()
+    for r in relations:
+        cols = schema[r.schema_key] if r.schema_key else _parquet_schema(r.files[0])
+        where = " AND ".join(w for w in (r.where, rng if r.keyed else None) if w) or None
+        eng.register_files(r.registered_as, r.files, r.base, cols, where)
     eng.register_query("subscribers", subscribers_sql(window))
     eng.register_query("subscriber_base", base_sql(window))
-    if "xdr_translated" in inputs:
-        start, end = _lit(window.start.isoformat()), _lit(window.end.isoformat())
-        where = f"start_time >= TIMESTAMP {start} AND start_time < TIMESTAMP {end}"
-        files = [wh.root / f for f, _size, _fp in inputs["xdr_translated"]]
-        eng.register_files(
-            "xdr_translated", files, None, BUILD_RELATIONS["xdr_translated"], both(where, True)
-        )
-    for m, path in models.items():
-        eng.register_files(f"model_{m}", [path], None, _parquet_schema(path), rng)
 
 
 def translated_days(wh: Any, window: Window, force: bool = False) -> list[tuple[Path, str]]:
