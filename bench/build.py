@@ -24,6 +24,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tagcloud.tags.build import BuildResult, Window
 
 
 @dataclass
@@ -49,7 +53,7 @@ class Result:
         return self.rows_scanned / self.duckdb_seconds if self.duckdb_seconds else 0.0
 
 
-def _baseline(warehouse: Path, window) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+def _baseline(warehouse: Path, window: Window) -> tuple[float, int]:
     """Seconds for DuckDB to read every input row of the window once, and the rows read."""
     from tagcloud.data.model import TABLES
     from tagcloud.data.warehouse import Warehouse
@@ -131,7 +135,7 @@ def main(argv: list[str] | None = None) -> Result:
         trans_s = time.perf_counter() - t0
         trans_rows = sum(_footer(f) for f, _ in days)
 
-        def duckdb_build(slice_subscribers: int | None):  # type: ignore[no-untyped-def]
+        def duckdb_build(slice_subscribers: int | None) -> BuildResult:
             return build(
                 wh,
                 **when,
