@@ -42,6 +42,7 @@ ROLE_CODES = (
     "analyst",
     "approver",
     "channel_agent",
+    "knowledge_editor",
 )
 
 

@@ -39,6 +39,23 @@ class Role(models.Model):
             ("approve_campaign", "审批营销活动 / approve campaigns"),
             ("run_campaign", "执行营销活动、外呼清单 / run campaigns, call lists"),
             ("serve_touchpoint", "触点推荐与反馈 / touchpoint offers and feedback"),
+            # Real-time marketing (realtime): event rules and the channel systems' API keys.
+            ("design_event_rule", "设计实时营销规则 / design real-time event rules"),
+            ("manage_api_keys", "管理渠道系统接口密钥 / manage channel systems' API keys"),
+            # The marketers' knowledge wiki (knowledge).
+            ("edit_knowledge", "编写与修改营销快点 / write and edit quick points"),
+            ("verify_knowledge", "审定营销快点 / verify quick points"),
+            # Regional management (regions).
+            ("handle_alert", "处理异动预警 / handle KPI alerts"),
+            ("manage_alert_rule", "设置预警规则 / set alert rules"),
+            ("report_competition", "上报竞争信息 / report competition information"),
+            ("review_competition", "审核与分发竞争信息 / verify and distribute competition information"),
+            ("manage_hot_area", "划定热点区域 / draw hot areas"),
+            ("maintain_cells", "维护小区信息 / maintain cell information"),
+            ("review_cells", "审核小区变更 / approve cell changes"),
+            ("edit_township_info", "维护乡镇信息库 / maintain the township info base"),
+            # Background jobs and schedules.
+            ("view_jobs", "查看与管理后台作业 / view and manage background jobs"),
         ]
 
     def __str__(self) -> str:

@@ -20,6 +20,17 @@ class RoleDefinition:
 MARKETER = ("build_audience", "export_audience", "lookup_customer", "propose_tag_change")
 # Marketers design campaigns in their region and run the approved ones (waves, call lists).
 CAMPAIGNER = ("design_campaign", "run_campaign")
+# Every marketer writes and improves quick points in the knowledge wiki (营销快点吧).
+KNOWLEDGE = ("edit_knowledge",)
+# Regional management: alerts, alert rules, competition reports, hot areas, cells, the township info base.
+REGIONAL = (
+    "handle_alert",
+    "manage_alert_rule",
+    "report_competition",
+    "manage_hot_area",
+    "maintain_cells",
+    "edit_township_info",
+)
 
 ROLES: tuple[RoleDefinition, ...] = (
     RoleDefinition(
@@ -27,7 +38,22 @@ ROLES: tuple[RoleDefinition, ...] = (
         "省级管理员",
         "Province administrator",
         "province",
-        (*MARKETER, *CAMPAIGNER, "serve_touchpoint", "unmask_msisdn", "review_tag_change", "view_audit"),
+        (
+            *MARKETER,
+            *CAMPAIGNER,
+            *KNOWLEDGE,
+            *REGIONAL,
+            "serve_touchpoint",
+            "unmask_msisdn",
+            "review_tag_change",
+            "view_audit",
+            "design_event_rule",
+            "manage_api_keys",
+            "verify_knowledge",
+            "review_competition",
+            "review_cells",
+            "view_jobs",
+        ),
         "全省数据; 维护参考数据与账号; 可查看完整号码; 浏览审计日志",
         maintains_reference=True,
     ),
@@ -36,7 +62,15 @@ ROLES: tuple[RoleDefinition, ...] = (
         "地市营销人员",
         "City marketer",
         "city",
-        (*MARKETER, *CAMPAIGNER),
+        (
+            *MARKETER,
+            *CAMPAIGNER,
+            *KNOWLEDGE,
+            *REGIONAL,
+            "design_event_rule",
+            "review_competition",
+            "review_cells",
+        ),
         "本地市用户; 号码脱敏",
     ),
     RoleDefinition(
@@ -44,7 +78,7 @@ ROLES: tuple[RoleDefinition, ...] = (
         "区县营销人员",
         "County marketer",
         "county",
-        (*MARKETER, *CAMPAIGNER),
+        (*MARKETER, *CAMPAIGNER, *KNOWLEDGE, *REGIONAL, "design_event_rule", "review_competition"),
         "本区县用户; 号码脱敏",
     ),
     RoleDefinition(
@@ -52,7 +86,15 @@ ROLES: tuple[RoleDefinition, ...] = (
         "乡镇/片区经理",
         "Township / district manager",
         "township",
-        ("build_audience", "lookup_customer"),
+        (
+            "build_audience",
+            "lookup_customer",
+            *KNOWLEDGE,
+            "handle_alert",
+            "report_competition",
+            "maintain_cells",
+            "edit_township_info",
+        ),
         "本片区用户的统计与客户查询; 不可导出",
     ),
     RoleDefinition(
@@ -60,7 +102,7 @@ ROLES: tuple[RoleDefinition, ...] = (
         "数据分析师",
         "Analyst",
         "province",
-        ("build_audience", "propose_tag_change"),
+        ("build_audience", "propose_tag_change", *KNOWLEDGE, "view_jobs"),
         "全省统计与画像; 不可导出清单、不可查询单个客户",
     ),
     RoleDefinition(
@@ -68,7 +110,7 @@ ROLES: tuple[RoleDefinition, ...] = (
         "审批人",
         "Approver",
         "province",
-        ("review_tag_change", "view_audit", "approve_campaign"),
+        ("review_tag_change", "view_audit", "approve_campaign", "review_cells", "view_jobs"),
         "审核标签变更与营销活动; 浏览审计日志",
     ),
     RoleDefinition(
@@ -76,8 +118,16 @@ ROLES: tuple[RoleDefinition, ...] = (
         "渠道代理",
         "Channel agent",
         "township",
-        ("lookup_customer", "serve_touchpoint"),
+        ("lookup_customer", "serve_touchpoint", "report_competition"),
         "在营业网点查询面前客户 (本片区, 号码脱敏); 推荐营销活动并记录反馈",
+    ),
+    RoleDefinition(
+        "knowledge_editor",
+        "知识编辑",
+        "Knowledge editor",
+        "province",
+        ("build_audience", "propose_tag_change", "edit_knowledge", "verify_knowledge"),
+        "审定营销快点, 发布为知识标签",
     ),
 )
 
