@@ -69,6 +69,13 @@ def test_campaign_commands(tmp_path: Path) -> None:
     assert r.exit_code == 0 and "'accepted': 50" in r.output, r.output
     r = CliRunner().invoke(app, ["campaign", "status", "CMP1", "--db", db])
     assert "delivered" in r.output and "control" in r.output
-    r = CliRunner().invoke(app, ["campaign", "report", "CMP1", "--db", db, "--snapshots", str(snaps)])
+    md, xlsx = tmp_path / "report.md", tmp_path / "report.xlsx"
+    r = CliRunner().invoke(
+        app,
+        ["campaign", "report", "CMP1", "--db", db, "--snapshots", str(snaps), "--markdown", str(md), "--xlsx", str(xlsx)],
+    )  # fmt: skip
     assert r.exit_code == 0, r.output
-    assert "action :" in r.output and "50 / 270" in r.output
+    # 50 of 270 against none of a 30-member control: counts printed, and no ratio over so small a control
+    assert "18.52% of 270 action (50)" in r.output and "too few to conclude" in r.output
+    assert "shape:" not in r.output
+    assert "18.52% of 270 action (50)" in md.read_text(encoding="utf-8") and xlsx.stat().st_size > 0

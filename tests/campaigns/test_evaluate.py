@@ -95,3 +95,66 @@ def test_evaluate_campaign(tmp_path: Path) -> None:
     assert rep.by_week["action_successes"].sum() == o.action_successes
     text = format_report(rep)
     assert "lift" in text and "by branch" in text
+
+
+def test_minimum_detectable_effect_is_the_power_calculation() -> None:
+    from tagcloud.campaigns.evaluate import minimum_detectable_effect
+
+    # z(0.975) + z(0.80) = 2.8016; p = 100 / 2000; √(p(1−p)(1/1000 + 1/1000)) = 0.0097468
+    assert abs(minimum_detectable_effect(1000, 1000, 100) - 0.027307) < 1e-5
+    # four times the members halve it; no successes or an empty group leave nothing to size a test with
+    assert abs(minimum_detectable_effect(4000, 4000, 400) - 0.027307 / 2) < 1e-5
+    assert math.isinf(minimum_detectable_effect(1000, 1000, 0))
+    assert math.isinf(minimum_detectable_effect(1000, 0, 10))
+
+
+def test_small_samples_say_too_few_to_conclude() -> None:
+    # The README's small demo: 0.430% of 1,628 targeted vs 0 of a random group of the same size.
+    small = Comparison(1628, 7, 1628, 0)
+    assert not small.conclusive and math.isinf(small.lift)
+    v = small.verdict()
+    assert v.startswith("too few to conclude") and "inf" not in v and "1,628" in v
+    # The same rates at 100 times the size are a finding, printed with their counts.
+    big = Comparison(162_800, 700, 162_800, 300)
+    assert big.conclusive and big.verdict().startswith(f"{big.lift:.2f}×") and "162,800" in big.verdict()
+
+
+def test_report_reads_as_tables_and_writes_markdown_and_xlsx(tmp_path: Path) -> None:
+    import zipfile
+
+    import polars as pl
+
+    from tagcloud.campaigns.evaluate import (
+        CampaignReport,
+        report_markdown,
+        report_sections,
+        write_report_xlsx,
+    )
+
+    subs = pl.DataFrame(
+        {"sub_campaign": ["high", "low"], "offer_id": ["P1", "P2"]}
+    ).with_columns(
+        pl.DataFrame([Comparison(5000, 250, 500, 10).as_dict(), Comparison(40, 2, 4, 0).as_dict()])
+    )  # fmt: skip
+    rep = CampaignReport(
+        "C1",
+        Comparison(5040, 252, 504, 10),
+        subs,
+        pl.DataFrame({"wave": [1], "channel": ["sms"], "status": ["delivered"], "contacts": [4_536]}),
+        pl.DataFrame(),
+        pl.DataFrame(),
+        pl.DataFrame(),
+        pl.DataFrame(),
+        ["no orders table"],
+    )
+    text = format_report(rep)
+    assert "shape:" not in text and "by sub-campaign" in text and "4,536" in text
+    # the small sub-campaign's lift is not a number a manager could act on
+    low = next(line for line in text.splitlines() if line.strip().startswith("low"))
+    assert "too few to conclude" in low
+    md = report_markdown(rep)
+    assert "## by sub-campaign" in md and "| high | P1 | 5,000 | 250 |" in md
+    path = write_report_xlsx(rep, tmp_path / "r.xlsx")
+    with zipfile.ZipFile(path) as z:
+        sheets = [n for n in z.namelist() if n.startswith("xl/worksheets/sheet")]
+    assert len(sheets) == 1 + len(report_sections(rep))  # a summary, then one sheet per table

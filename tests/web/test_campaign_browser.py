@@ -158,6 +158,6 @@ def test_done_when_in_the_browser(
     assert d.control_share == 0.10 and target.control.sum() > 0
     assert report.overall.action_successes > 0
     o = report.overall
-    shown = f"{o.lift:.2f}" if o.control_successes else "∞"
+    shown = (f"{o.lift:.2f}" if o.control_successes else "∞") if o.conclusive else "样本太少, 无法下结论"
     assert page.inner_text("#lift-value") == shown
     assert page.inner_text("#p-value") == f"{o.p_value:.4f}"

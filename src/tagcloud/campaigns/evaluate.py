@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tagcloud.campaigns.design import CampaignDesign
@@ -78,6 +79,34 @@ class Comparison:
             return 1.0
         return float(2 * norm.sf(abs(self.difference) / se))
 
+    def minimum_detectable_effect(self, alpha: float = 0.05, power: float = 0.8) -> float:
+        """The smallest difference of rates these group sizes can tell from chance (two-sided test at
+        ``alpha`` with ``power``), from the pooled rate; inf when a group is empty or nothing succeeded
+        (no variance to size the test with)."""
+        return minimum_detectable_effect(
+            self.action_n, self.control_n, self.action_successes + self.control_successes, alpha, power
+        )
+
+    @property
+    def conclusive(self) -> bool:
+        """Whether the difference is at least the minimum detectable effect: below it, a ratio of the
+        two rates (1.93×, inf×) says nothing about the campaign, only about the sample."""
+        return abs(self.difference) >= self.minimum_detectable_effect()
+
+    def verdict(self, action: str = "action", control: str = "control") -> str:
+        """One line a branch manager can read: the ratio with its counts, or "too few to conclude"
+        with the difference the sample would have needed."""
+        counts = (
+            f"{self.action_rate:.2%} of {self.action_n:,} {action} ({self.action_successes:,}) vs "
+            f"{self.control_rate:.2%} of {self.control_n:,} {control} ({self.control_successes:,})"
+        )
+        mde = self.minimum_detectable_effect()
+        if not self.conclusive:
+            need = "any difference" if math.isinf(mde) else f"a difference of at least {mde:.2%} points"
+            return f"too few to conclude: {counts}; this sample can only detect {need}"
+        ratio = "no success in the " + control if self.control_successes == 0 else f"{self.lift:.2f}×"
+        return f"{ratio}: {counts}, difference {self.difference:+.2%} (p = {self.p_value:.3g})"
+
     def as_dict(self) -> dict[str, float | int]:
         lo, hi = self.ci()
         return {
@@ -92,7 +121,25 @@ class Comparison:
             "ci_low": lo,
             "ci_high": hi,
             "p_value": self.p_value,
+            "minimum_detectable_effect": self.minimum_detectable_effect(),
+            "conclusive": self.conclusive,
         }
+
+
+def minimum_detectable_effect(
+    n1: int, n0: int, successes: int, alpha: float = 0.05, power: float = 0.8
+) -> float:
+    """Power calculation for two proportions: (z₁₋α/₂ + z_power) · √(p(1−p)(1/n₁ + 1/n₀)) at the pooled
+    rate p of ``successes`` over both groups; inf when a group is empty or p is 0 or 1."""
+    from scipy.stats import norm
+
+    if n1 <= 0 or n0 <= 0:
+        return math.inf
+    p = successes / (n1 + n0)
+    if p <= 0 or p >= 1:
+        return math.inf
+    z = float(norm.ppf(1 - alpha / 2) + norm.ppf(power))
+    return z * math.sqrt(p * (1 - p) * (1 / n1 + 1 / n0))
 
 
 @dataclass
@@ -328,32 +375,159 @@ def _branches(con: duckdb.DuckDBPyConnection, have: set[str], notes: list[str]) 
     ).with_columns((pl.col("action_rate") / pl.col("control_rate")).alias("lift"))
 
 
-def format_report(r: CampaignReport) -> str:
-    """The report as text (``tagcloud campaign report``)."""
+_GROUP_COUNTS = ("action_n", "action_successes", "control_n", "control_successes")
+
+
+def report_sections(r: CampaignReport) -> list[tuple[str, pl.DataFrame]]:
+    """The report's tables, each titled, as a branch manager reads them: counts next to every rate,
+    and the lift of a row replaced by "too few to conclude" where its groups cannot show one."""
+    import polars as pl
+
     o = r.overall
     lo, hi = o.ci()
-    lines = [
-        f"campaign {r.campaign_id}",
-        f"  action : {o.action_successes:,} / {o.action_n:,} = {o.action_rate:.2%}",
-        f"  control: {o.control_successes:,} / {o.control_n:,} = {o.control_rate:.2%}",
-        f"  lift {o.lift:.2f}×, difference {o.difference:+.2%} (95% CI {lo:+.2%} … {hi:+.2%}), p = {o.p_value:.3g}",
-        "",
-        "by sub-campaign:",
-        str(
-            r.by_sub_campaign.select(
-                "sub_campaign", "offer_id", "action_rate", "control_rate", "lift", "p_value"
-            )
-        ),
-        "contacts by wave and channel:",
-        str(r.contacts),
-        "responses:",
-        str(r.responses),
+    summary = pl.DataFrame(
+        {
+            "group": ["action", "control"],
+            "members": [o.action_n, o.control_n],
+            "successes": [o.action_successes, o.control_successes],
+            "rate": [o.action_rate, o.control_rate],
+        }
+    )
+    verdict = pl.DataFrame(
+        {
+            "what": ["lift", "difference", "95% CI", "p-value", "minimum detectable effect"],
+            "value": [
+                _lift_text(o),
+                f"{o.difference:+.2%}",
+                f"{lo:+.2%} … {hi:+.2%}" if math.isfinite(lo) else "—",
+                f"{o.p_value:.3g}",
+                _points(o.minimum_detectable_effect()),
+            ],
+        }
+    )
+    subs = r.by_sub_campaign
+    if subs.height:
+        subs = _with_verdicts(subs).select(
+            "sub_campaign", "offer_id", *_GROUP_COUNTS, "action_rate", "control_rate", "lift", "p_value"
+        )
+    branches = _with_verdicts(r.by_branch) if r.by_branch.height else r.by_branch
+    sections = [
+        ("action vs control", summary),
+        ("result", verdict),
+        ("by sub-campaign", subs),
+        ("contacts by wave and channel", r.contacts),
+        ("responses", r.responses),
+        ("ARPU / DOU / MOU before and after", r.usage),
+        ("by branch", branches),
+        ("by week", r.by_week),
     ]
-    if r.usage.height:
-        lines += ["ARPU / DOU / MOU before and after:", str(r.usage)]
-    if r.by_branch.height:
-        lines += ["by branch:", str(r.by_branch)]
-    if r.by_week.height:
-        lines += ["by week:", str(r.by_week)]
-    lines += [f"note: {n}" for n in r.notes]
-    return "\n".join(lines)
+    return [(title, df) for title, df in sections if df.height]
+
+
+def _points(x: float) -> str:
+    return "any difference (no successes yet)" if math.isinf(x) else f"{x:.2%}"
+
+
+def _lift_text(c: Comparison) -> str:
+    if not c.conclusive:
+        return "too few to conclude"
+    return "∞ (no success in the control)" if c.control_successes == 0 else f"{c.lift:.2f}×"
+
+
+def _with_verdicts(df: pl.DataFrame) -> pl.DataFrame:
+    """A table with the four group counts: its lift column as text that says when it means nothing."""
+    import polars as pl
+
+    lifts = [_lift_text(Comparison(*(int(v) for v in row))) for row in df.select(_GROUP_COUNTS).iter_rows()]
+    return df.with_columns(pl.Series("lift", lifts, dtype=pl.String))
+
+
+def _cell(column: str, v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return "—"
+        if column.endswith("rate"):
+            return f"{v:.2%}"
+        if column == "p_value":
+            return f"{v:.3g}"
+        return f"{v:,.2f}"
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    return str(v)
+
+
+def _header(r: CampaignReport) -> list[str]:
+    return [f"campaign {r.campaign_id}", r.overall.verdict()]
+
+
+def format_report(r: CampaignReport) -> str:
+    """The report as text (``tagcloud campaign report``): Rich tables, as ingest prints them."""
+    import io
+
+    import polars as pl
+    from rich.console import Console
+    from rich.table import Table
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=160, no_color=True, highlight=False)
+    for line in _header(r):
+        console.print(line, markup=False)
+    for title, df in report_sections(r):
+        t = Table(title=title, title_justify="left", show_edge=False)
+        for c in df.columns:
+            t.add_column(c, justify="left" if df.schema[c] == pl.String else "right")
+        for row in df.iter_rows():
+            t.add_row(*(_cell(c, v) for c, v in zip(df.columns, row, strict=True)))
+        console.print(t)
+    for n in r.notes:
+        console.print(f"note: {n}", markup=False)
+    return buf.getvalue().rstrip("\n")
+
+
+def report_markdown(r: CampaignReport) -> str:
+    """The report as Markdown, for the branch managers who receive it by mail or in a wiki."""
+    out = [f"# {_header(r)[0]}", "", _header(r)[1], ""]
+    for title, df in report_sections(r):
+        out += [f"## {title}", "", "| " + " | ".join(df.columns) + " |"]
+        out.append("|" + "|".join("---" for _ in df.columns) + "|")
+        for row in df.iter_rows():
+            cells = (_cell(c, v).replace("|", "\\|") for c, v in zip(df.columns, row, strict=True))
+            out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+    out += [f"- note: {n}" for n in r.notes]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def write_report_xlsx(r: CampaignReport, path: Path) -> Path:
+    """The report as a spreadsheet: a summary sheet and one sheet per table, numbers kept as numbers."""
+    import xlsxwriter
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book = xlsxwriter.Workbook(str(path))
+    pct = book.add_format({"num_format": "0.00%"})
+    bold = book.add_format({"bold": True})
+    used: set[str] = set()
+    summary = book.add_worksheet("summary")
+    for i, line in enumerate(_header(r) + [f"note: {n}" for n in r.notes]):
+        summary.write(i, 0, line, bold if i == 0 else None)
+    for title, df in report_sections(r):
+        name = title.replace("/", "-")[:31]
+        while name in used:
+            name = name[:29] + f"{len(used):02d}"
+        used.add(name)
+        sheet = book.add_worksheet(name)
+        for j, c in enumerate(df.columns):
+            sheet.write(0, j, c, bold)
+            for i, v in enumerate(df[c].to_list(), start=1):
+                if isinstance(v, float) and not math.isfinite(v):
+                    sheet.write_blank(i, j, None)
+                elif isinstance(v, float) and c.endswith("rate"):
+                    sheet.write_number(i, j, v, pct)
+                elif v is None:
+                    sheet.write_blank(i, j, None)
+                else:
+                    sheet.write(i, j, v)
+    book.close()
+    return path

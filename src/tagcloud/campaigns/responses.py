@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tagcloud.campaigns.design import CampaignDesign
+from tagcloud.campaigns.evaluate import Comparison
 from tagcloud.campaigns.policy import ContactLedger, from_epoch
 
 if TYPE_CHECKING:
@@ -77,12 +78,26 @@ class TargetingLift:
     """Success of an offer sent to a tag-targeted group against a random group of the same size."""
 
     size: int
-    targeted_rate: float
-    random_rate: float
+    targeted_successes: int
+    random_size: int
+    random_successes: int
+
+    @property
+    def targeted_rate(self) -> float:
+        return self.targeted_successes / self.size if self.size else 0.0
+
+    @property
+    def random_rate(self) -> float:
+        return self.random_successes / self.random_size if self.random_size else 0.0
 
     @property
     def ratio(self) -> float:
         return self.targeted_rate / self.random_rate if self.random_rate else float("inf")
+
+    @property
+    def comparison(self) -> Comparison:
+        """The same two groups as a comparison: its verdict says when the sample is too small."""
+        return Comparison(self.size, self.targeted_successes, self.random_size, self.random_successes)
 
 
 def targeting_lift(
@@ -102,9 +117,7 @@ def targeting_lift(
     )
     t = truth.accepts(targeted, offer_id, channel, seed=seed)
     r = truth.accepts(sample, offer_id, channel, seed=seed)
-    return TargetingLift(
-        len(targeted), float(t.mean()) if len(t) else 0.0, float(r.mean()) if len(r) else 0.0
-    )
+    return TargetingLift(len(targeted), int(t.sum()), len(sample), int(r.sum()))
 
 
 def history_signals(ledger: ContactLedger, since: dt.datetime) -> pl.DataFrame:

@@ -119,10 +119,15 @@ def status(campaign_id: str, db: str | None = DB) -> None:
 
 @campaign_app.command("report")
 def report(
-    campaign_id: str, db: str | None = DB, snapshots: Path = SNAPSHOTS, warehouse: Path | None = WAREHOUSE
+    campaign_id: str,
+    db: str | None = DB,
+    snapshots: Path = SNAPSHOTS,
+    warehouse: Path | None = WAREHOUSE,
+    markdown: Path | None = typer.Option(None, "--markdown", help="also write the report as Markdown here"),
+    xlsx: Path | None = typer.Option(None, "--xlsx", help="also write the report as a spreadsheet here"),
 ) -> None:
     """Evaluation: action vs control success, lift, CI, p-value, usage before/after, by branch and week."""
-    from tagcloud.campaigns.evaluate import evaluate, format_report
+    from tagcloud.campaigns.evaluate import evaluate, format_report, report_markdown, write_report_xlsx
     from tagcloud.campaigns.execute import Target
     from tagcloud.campaigns.policy import ContactLedger
     from tagcloud.campaigns.workflow import CampaignStore
@@ -139,7 +144,14 @@ def report(
             from tagcloud.data.warehouse import Warehouse
 
             con = Warehouse(wh).connect()
-        typer.echo(format_report(evaluate(ledger, d, target, con)))
+        rep = evaluate(ledger, d, target, con)
+    typer.echo(format_report(rep))
+    if markdown is not None:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(report_markdown(rep), encoding="utf-8")
+        typer.echo(f"wrote {markdown}")
+    if xlsx is not None:
+        typer.echo(f"wrote {write_report_xlsx(rep, xlsx)}")
 
 
 @campaign_app.command("demo")
@@ -156,8 +168,7 @@ def demo(
     r = run_demo(sim, warehouse, work, target_tag=tag)
     t = r.targeting
     typer.echo(
-        f"targeting by {tag}: {t.targeted_rate:.3%} of {t.size:,} targeted vs {t.random_rate:.3%} of a random "
-        f"group of the same size = {t.ratio:.2f}×"
+        f"targeting by {tag}: " + t.comparison.verdict("targeted", "of a random group of the same size")
     )
     typer.echo("approval trail: " + " → ".join(f"{a['level']} {a['decision']}" for a in r.approvals))
     typer.echo(f"{r.sms_submitted:,} SMS over SMPP, {r.calls:,} outbound calls")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -418,6 +419,8 @@ def evaluation(request: HttpRequest, campaign_id: str) -> HttpResponse:
             "r": r,
             "o": o,
             "ci": (lo * 100, hi * 100),
+            # percentage points; None when nothing succeeded yet (no variance to size a test with)
+            "mde": None if math.isinf(mde := o.minimum_detectable_effect()) else mde * 100,
             "tables": [
                 (title, df.columns, df.rows())
                 for title, df in (
