@@ -24,6 +24,22 @@ def session_headers(clients: dict[str, Any]) -> dict[str, str]:
     return {"Cookie": f"sessionid={session}; csrftoken={csrf}", "X-CSRFToken": csrf}
 
 
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection(session_headers: dict[str, str]) -> Any:
+    """Calls go to the WSGI application directly, not through Django's test client, so its signal
+    handlers would close the database connection after each request — and with it the test's
+    transaction on PostgreSQL. The test client disconnects them the same way (and connects them again
+    after each of its requests, hence after ``session_headers``'s login)."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 @schema.parametrize()
 @settings(
     max_examples=25,

@@ -82,6 +82,19 @@ if os.environ.get("TAGCLOUD_TEST_DATABASE"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["TAGCLOUD_TEST_DATABASE"]}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Cache and sessions: process memory by default; Redis at scale (TAGCLOUD_CACHE_URL, e.g.
+# redis://127.0.0.1:6379/1), shared by every app server. Sessions then live in the cache, written
+# through to the database (cached_db), so a Redis restart logs nobody out.
+if os.environ.get("TAGCLOUD_CACHE_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["TAGCLOUD_CACHE_URL"],
+            "KEY_PREFIX": os.environ.get("TAGCLOUD_CACHE_PREFIX", "tagcloud"),
+        }
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
