@@ -1,12 +1,13 @@
-"""Audience engine benchmark (issue 4): bitmap engine vs DuckDB vs Polars vs the numpy dense floor.
+"""Audience engine benchmark (issue 4): bitmap engine vs DuckDB vs Polars vs chDB vs the numpy dense floor.
 
     uv run python bench/audience.py            # 10M subscribers × ~2,000 tags (cached in var/bench/)
     uv run python bench/audience.py --quick    # 200k × 200, a few seconds (run by the test suite)
 
 Everything is measured side by side in one run on the same data: the wide table is written to
 Parquet once (cached), the index is built from it, then each question is asked of the engine,
-of DuckDB and Polars scanning the Parquet, and (for boolean counts) of numpy ANDing the same
-bitmaps as dense words — the memory-bandwidth floor. Figures are printed with ratios, never asserted.
+of DuckDB and Polars scanning the Parquet, of ClickHouse (chDB, in process) with its bitmap
+functions over the same index exported to ClickHouse tables, and (for boolean counts) of numpy
+ANDing the same bitmaps as dense words — the memory-bandwidth floor. Figures are printed with ratios, never asserted.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ class Result:
     duckdb_count_p50_ms: float = 0.0
     polars_count_p50_ms: float = 0.0
     floor_count_p50_ms: float = 0.0
+    chdb_export_seconds: float = 0.0
+    chdb_count_p50_ms: float = 0.0
+    chdb_range_p50_ms: float = 0.0
     profile_members: int = 0
     profile_columns: int = 0
     profile_p50_ms: float = 0.0
@@ -102,6 +106,7 @@ def main(argv: list[str] | None = None) -> Result:
     ap.add_argument("--rebuild", action="store_true", help="build the index again even if cached")
     ap.add_argument("--conditions", type=int, default=12, help="5-tag audiences to time")
     ap.add_argument("--lookup-only", action="store_true", help="time only the reverse lookup")
+    ap.add_argument("--no-chdb", action="store_true", help="leave ClickHouse (chDB) out")
     args = ap.parse_args(argv)
     if args.quick:
         args.rows, args.flags = 200_000, 200
@@ -144,7 +149,16 @@ def main(argv: list[str] | None = None) -> Result:
         names = eng.names()
         shard = eng.index.shards[0]
         alive = bitmap_to_words(shard.bitmap("_alive"), shard.lo, shard.n_words)
-        eng_t, duck_t, pol_t, floor_t = [], [], [], []
+        chdb = None
+        if not args.no_chdb:
+            from tagcloud.audience.clickhouse import ChdbRunner, ClickHouseAudience, export_index
+
+            t0 = time.perf_counter()
+            runner = ChdbRunner()
+            export_index(eng.index, runner, "bench")
+            res.chdb_export_seconds = time.perf_counter() - t0
+            chdb = ClickHouseAudience(eng, runner, "bench")
+        eng_t, duck_t, pol_t, floor_t, ch_t = [], [], [], [], []
         for c in conds:
             eng.count(c)  # first use loads the bitmaps lazily; timed runs are warm, as in a service
             t, got = _timed(lambda c=c: eng.count(c), 15)
@@ -161,6 +175,10 @@ def main(argv: list[str] | None = None) -> Result:
                 lambda sql=sql: lazy.sql(f"SELECT count(*) AS n FROM self WHERE {sql}").collect().item(), 3
             )
             pol_t += t
+            if chdb is not None:
+                t, ch = _timed(lambda c=c: chdb.count(c), 3)
+                ch_t += t
+                res.counts_agree &= ch == got
             if len(eng.index.shards) == 1:
                 tree = parse(c, names).tree
                 words = {
@@ -179,6 +197,7 @@ def main(argv: list[str] | None = None) -> Result:
         res.count_p50_ms, res.count_p95_ms = _p(eng_t, 50), _p(eng_t, 95)
         res.duckdb_count_p50_ms, res.polars_count_p50_ms = _p(duck_t, 50), _p(pol_t, 50)
         res.floor_count_p50_ms = _p(floor_t, 50)
+        res.chdb_count_p50_ms = _p(ch_t, 50)
 
         # -- profile of 100 attributes/tags inside a ~1M-member (10%) audience
         cols = man["columns"]
@@ -225,6 +244,10 @@ def main(argv: list[str] | None = None) -> Result:
         )
         res.duckdb_range_p50_ms = _p(t, 50)
         res.counts_agree &= got == ref == len(bm)
+        if chdb is not None:
+            t, ch = _timed(lambda: chdb.count(rc), 3)
+            res.chdb_range_p50_ms = _p(t, 50)
+            res.counts_agree &= ch == got
 
     # -- reverse lookup, warm (a lookup service keeps every bitmap loaded)
     eng.warm()
@@ -273,6 +296,11 @@ def _report(r: Result) -> None:
     print(
         f"    Polars scan p50      {r.polars_count_p50_ms:8.2f} ms   engine is {ratio(r.polars_count_p50_ms, r.count_p50_ms)} faster"
     )
+    if r.chdb_count_p50_ms:
+        print(
+            f"    chDB bitmaps p50     {r.chdb_count_p50_ms:8.2f} ms   engine is {ratio(r.chdb_count_p50_ms, r.count_p50_ms)} faster "
+            f"(same index in ClickHouse tables, exported in {r.chdb_export_seconds:.1f} s)"
+        )
     print(
         f"    numpy dense floor    {r.floor_count_p50_ms:8.2f} ms   engine / floor = {ratio(r.count_p50_ms, r.floor_count_p50_ms)}"
     )
@@ -283,11 +311,16 @@ def _report(r: Result) -> None:
     print(
         f"  BSI range count p50    {r.range_count_p50_ms:8.2f} ms (members {r.range_members_p50_ms:.2f} ms)   target ≤ 20 ms; "
         f"DuckDB {r.duckdb_range_p50_ms:.1f} ms ({ratio(r.duckdb_range_p50_ms, r.range_count_p50_ms)})"
+        + (
+            f", chDB {r.chdb_range_p50_ms:.1f} ms ({ratio(r.chdb_range_p50_ms, r.range_count_p50_ms)})"
+            if r.chdb_range_p50_ms
+            else ""
+        )
     )
     print(
         f"  reverse lookup         p50 {r.lookup_p50_ms:.3f} ms, p99 {r.lookup_p99_ms:.3f} ms   target p99 ≤ 2 ms"
     )
-    print(f"  engine, DuckDB, Polars and the dense floor agree on every count: {r.counts_agree}")
+    print(f"  engine, DuckDB, Polars, chDB and the dense floor agree on every count: {r.counts_agree}")
     print(json.dumps({k: v for k, v in r.__dict__.items() if k != "conditions"}))
 
 

@@ -327,6 +327,10 @@ class Shard:
     def has(self, key: str) -> bool:
         return key in self._offsets
 
+    def stored_keys(self) -> list[str]:
+        """Every bitmap stored in this shard (flags, enum values, null sets, ``_alive``)."""
+        return list(self._offsets)
+
     def bitmap(self, key: str) -> FrozenBitMap:
         """The bitmap stored under ``key`` (empty when the key has none in this shard)."""
         bm = self._bitmaps.get(key)
