@@ -224,6 +224,7 @@ class Message(models.Model):
 
     user = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="market_messages")
     text = models.CharField(max_length=300)
+    text_en = models.CharField(max_length=300, blank=True)
     link = models.CharField(max_length=200, blank=True)
     read = models.BooleanField(default=False)
     at = models.DateTimeField(auto_now_add=True)

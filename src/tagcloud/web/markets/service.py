@@ -52,8 +52,11 @@ def actor_for(user: Any, sc: RegionScope) -> Actor:
     return Actor(a.user, str(level), a.region_id, can_approve=user.has_perm("accounts.review_competition"))
 
 
-def notify(users: Any, text: str, link: str = "") -> None:
-    Message.objects.bulk_create([Message(user=u, text=text[:300], link=link) for u in users])
+def notify(users: Any, text: str, text_en: str, link: str = "") -> None:
+    """An in-app message (Chinese and English) to each user."""
+    Message.objects.bulk_create(
+        [Message(user=u, text=text[:300], text_en=text_en[:300], link=link) for u in users]
+    )
 
 
 # -- competition ---------------------------------------------------------------------------------
@@ -162,7 +165,12 @@ def act(
         r.shared = shared
         for u in users:
             CompetitionRecipient.objects.get_or_create(report=r, user=u)
-        notify(users, f"竞争信息已分发, 请确定应对方案: {r.title}", f"/markets/competition/{r.pk}/")
+        notify(
+            users,
+            f"竞争信息已分发, 请确定应对方案: {r.title}",
+            f"Decide the response to: {r.title}",
+            f"/markets/competition/{r.pk}/",
+        )
     if what == comp.Action.RESPOND:
         r.response = comment
     r.state = state.value
@@ -297,7 +305,12 @@ def detect_cell_changes(feed: list[dict[str, Any]]) -> int:
             )
         )
     for t in made:
-        notify(cell_owners(t), f"小区{t.cell_id}有变更({t.kind}), 请分类", "/markets/cells/")
+        notify(
+            cell_owners(t),
+            f"小区{t.cell_id}有变更({t.kind}), 请分类",
+            f"Cell {t.cell_id} is {t.kind}: classify it",
+            "/markets/cells/",
+        )
     return len(made)
 
 
@@ -386,7 +399,12 @@ def remind_stale_cells(now: dt.datetime | None = None, days: int = cells_mod.STA
         if t.reminded_at is not None and now - t.reminded_at < dt.timedelta(days=1):
             continue
         owners = cell_owners(t)
-        notify(owners, f"小区{t.cell_id}变更已超过{days}天未分类, 请尽快处理", "/markets/cells/")
+        notify(
+            owners,
+            f"小区{t.cell_id}变更已超过{days}天未分类, 请尽快处理",
+            f"Cell {t.cell_id} has waited over {days} days for classification",
+            "/markets/cells/",
+        )
         t.reminded_at = now
         t.save(update_fields=["reminded_at"])
         sent += len(owners)

@@ -350,9 +350,17 @@ def _scoped_cells(request: HttpRequest) -> list[Cell]:
     return list(qs.order_by("cell_id"))
 
 
+def _area_visible(sc: Any, region_id: str) -> bool:
+    """An area drawn in the user's region, or above it (a county's campus for its township manager:
+    the engine's scope still limits him to his township's subscribers)."""
+    from tagcloud.web.accounts.scope import _parent_map, descendants
+
+    return sc.allows(region_id) or (sc.root is not None and sc.root in descendants(region_id, _parent_map()))
+
+
 def _area_for(request: HttpRequest, pk: int) -> HotArea:
     a = get_object_or_404(HotArea.objects.select_related("region"), pk=pk)
-    if not scope(request).allows(a.region_id):
+    if not _area_visible(scope(request), a.region_id):
         record(request, AuditAction.DENIED, f"hot area {pk}", region=a.region_id)
         raise Http404("no such hot area in your region")
     return a
@@ -363,7 +371,7 @@ def hotarea_list(request: HttpRequest) -> HttpResponse:
     """Hot areas of the user's region and the map to draw a new one (cells as an ECharts scatter)."""
     _any_perm(request, "manage_hot_area", "build_audience")
     sc = scope(request)
-    areas = sc.filter_queryset(HotArea.objects.select_related("region", "owner"), "region_id")
+    areas = [a for a in HotArea.objects.select_related("region", "owner") if _area_visible(sc, a.region_id)]
     cells = [
         {"id": c.cell_id, "value": [c.lon, c.lat], "area": c.area_type, "site": c.site_name or ""}
         for c in _scoped_cells(request)
