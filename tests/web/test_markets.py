@@ -3,7 +3,6 @@ engine, the township info base, cell maintenance; every route × role × region.
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
