@@ -36,37 +36,47 @@ def _rows() -> list[dict[str, Any]]:
                     "age_band": ("18-24", "25-34", "45-54")[i % 3],
                     "home_cell": None,
                     "work_cell": None,
-                    "is_student": False,
+                    "campus_student_model": False,
                     "sms_sent": 0,
-                    "rural_type": None,
-                    "is_migrant_worker": False,
-                    "is_family_head": False,
-                    "recommend_family_plan": False,
+                    "rural_type_model": None,
+                    "migrant_worker_model": False,
+                    "family_head_model": False,
+                    "family_plan_prospect_model": False,
+                    "campus_teacher": False,
                     **kw,
                 }
             )
 
-    add(40, "C01K01T01", home_cell="CAMP-0001", work_cell="CAMP-0002", is_student=True, sms_sent=80)
-    add(10, "C01K01T01", home_cell="CAMP-0001", work_cell="CAMP-0001", is_student=True, sms_sent=20)
+    add(40, "C01K01T01", home_cell="CAMP-0001", work_cell="CAMP-0002", campus_student_model=True, sms_sent=80)
+    add(10, "C01K01T01", home_cell="CAMP-0001", work_cell="CAMP-0001", campus_student_model=True, sms_sent=20)
     add(10, "C01K01T01", home_cell="CAMP-0003", work_cell="BIZ-0001", sms_sent=60)  # residents nearby
-    add(10, "C01K01T01", home_cell="RES-0001", work_cell="CAMP-0001", sms_sent=100)  # teachers
+    # teachers: on campus in class time among students, but the teachers' tag leaves them out
+    add(
+        10,
+        "C01K01T01",
+        home_cell="RES-0001",
+        work_cell="CAMP-0001",
+        sms_sent=100,
+        campus_student_model=True,
+        campus_teacher=True,
+    )
     add(
         25,
         "C01K01T02",
         home_cell="RUR-0001",
         work_cell="RUR-0001",
-        rural_type="stay_home",
-        is_family_head=True,
+        rural_type_model="stay_home",
+        family_head_model=True,
     )
     add(
         25,
         "C01K01T02",
         home_cell="RUR-0001",
         work_cell="BIZ-0001",
-        rural_type="county_worker",
-        is_migrant_worker=True,
+        rural_type_model="county_worker",
+        migrant_worker_model=True,
     )
-    add(20, "C02K01T01", home_cell="OTH-0001", work_cell="CAMP-0001", is_student=True, sms_sent=80)
+    add(20, "C02K01T01", home_cell="OTH-0001", work_cell="CAMP-0001", campus_student_model=True, sms_sent=80)
     return rows
 
 
@@ -104,7 +114,7 @@ COLUMNS = [
         "values": None,
     },
     {
-        "name": "is_student",
+        "name": "campus_student_model",
         "kind": "flag",
         "label_zh": "学生",
         "label_en": "student",
@@ -120,7 +130,7 @@ COLUMNS = [
         "values": None,
     },
     {
-        "name": "rural_type",
+        "name": "rural_type_model",
         "kind": "enum",
         "label_zh": "农村客户类型",
         "label_en": "rural type",
@@ -128,7 +138,7 @@ COLUMNS = [
         "values": ["stay_home", "county_worker", "out_county_worker"],
     },
     {
-        "name": "is_migrant_worker",
+        "name": "migrant_worker_model",
         "kind": "flag",
         "label_zh": "本网务工",
         "label_en": "migrant",
@@ -136,7 +146,7 @@ COLUMNS = [
         "values": None,
     },
     {
-        "name": "is_family_head",
+        "name": "family_head_model",
         "kind": "flag",
         "label_zh": "家庭户主",
         "label_en": "family head",
@@ -144,7 +154,7 @@ COLUMNS = [
         "values": None,
     },
     {
-        "name": "recommend_family_plan",
+        "name": "family_plan_prospect_model",
         "kind": "flag",
         "label_zh": "家庭V网推荐",
         "label_en": "family prospect",
@@ -152,6 +162,18 @@ COLUMNS = [
         "values": None,
     },
 ]
+
+
+COLUMNS.append(
+    {
+        "name": "campus_teacher",
+        "kind": "flag",
+        "label_zh": "校园教职工",
+        "label_en": "campus staff",
+        "category": "campus",
+        "values": None,
+    }
+)
 
 
 def write_markets_warehouse(wh: Path) -> Path:

@@ -269,7 +269,7 @@ def test_township_import_is_all_or_nothing_with_row_errors(m: dict[str, Any]) ->
     # a township manager cannot edit another township
     assert post(m["township_manager"], "/markets/rural/C01K01T02/", {"population": "1"}).status_code == 404
     page = m["county_marketer"].get("/markets/rural/").content.decode()
-    assert "水稻" in page and "rural_type = &#x27;stay_home&#x27;" in page
+    assert "水稻" in page and "rural_type_model = &#x27;stay_home&#x27;" in page
 
 
 def test_cell_changes_classified_approved_and_versioned(m: dict[str, Any]) -> None:

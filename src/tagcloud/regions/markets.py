@@ -2,17 +2,17 @@
 engine: migrant workers (本网 / 外网), families and schools. Each view is a condition of the one
 condition language; lists, profiles and saved groups are the engine's.
 
-* Migrant market: our migrant workers (``is_migrant_worker``) are a retention list before the
+* Migrant market: our migrant workers (``migrant_worker_model``) are a retention list before the
   festival-return and harvest-season windows (the warehouse calendar's 春节, 中秋节, 国庆节, 农忙 …);
   competitors' migrant workers are off-net numbers (``models/competitor_migrants.parquet``), an
   acquisition list read with DuckDB for the townships in scope.
 * Family market: family heads and V-net prospects; the circles themselves from
   ``models/families.parquet``.
 * School market (seed 3.5 rule): a student has at least 50 SMS a month after joining
-  (``sms_sent``, over the build window, which the demo keeps at about a month), at least half of
-  the class-time records in one school's cells (the student model's ``is_student``, which also
-  requires schoolmates among the contacts — teachers fail it) and the working-hours cell in that
-  school (``work_cell`` of the campus, which drops nearby residents who sleep there but work
+  (``sms_sent`` over the build window, a calendar month), at least half of the class-time
+  records in one school's cells (the student model's ``campus_student_model``, which also requires
+  schoolmates among the contacts), not a teacher (the ``campus_teacher`` tag) and the working-hours
+  cell in that school (``work_cell`` of the campus, which drops nearby residents who sleep there but work
   elsewhere). Per school: the ``school_site`` tag, or a campus hot area's cells.
 """
 
@@ -28,13 +28,14 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 STUDENT_MIN_SMS = 50
-STUDENT_CONDITION = f"is_student AND sms_sent >= {STUDENT_MIN_SMS}"
+# The student model's flag, the seed's SMS floor, and the teachers' rule tag (教职工) left out.
+STUDENT_CONDITION = f"campus_student_model AND sms_sent >= {STUDENT_MIN_SMS} AND NOT campus_teacher"
 
 VIEWS: dict[str, tuple[str, str, str]] = {
-    # name: (zh, en, condition)
-    "migrant_ours": ("本网外出务工 (保有)", "our migrant workers (retention)", "is_migrant_worker"),
-    "family_heads": ("家庭户主", "family heads", "is_family_head"),
-    "family_prospects": ("家庭V网推荐", "family V-net prospects", "recommend_family_plan"),
+    # name: (zh, en, condition) over the model-output tags of models_customer.yaml
+    "migrant_ours": ("本网外出务工 (保有)", "our migrant workers (retention)", "migrant_worker_model"),
+    "family_heads": ("家庭户主", "family heads", "family_head_model"),
+    "family_prospects": ("家庭V网推荐", "family V-net prospects", "family_plan_prospect_model"),
     "students": ("学生 (短信≥50且校园通话≥50%)", "students (50+ SMS, 50%+ on campus)", STUDENT_CONDITION),
 }
 # The school year (学校季节): intake is the market's peak (每年各高校新生入学).

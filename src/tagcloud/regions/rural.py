@@ -1,5 +1,5 @@
 """Rural market (农村市场, seed 003 §3.2): the township info base (table 1), the rural customer
-segments (留守 / 县内务工 / 县外务工, from the rural-type model's tag) and rural channel
+segments (留守 / 县内务工 / 县外务工, from the rural-type model's tag ``rural_type_model``) and rural channel
 monitoring (table 2), computed from the warehouse with DuckDB.
 
 The info base's fields are the data model's ``townships`` table (``tagcloud.data.model``): one
@@ -50,9 +50,9 @@ MAX_SHEET_ROWS = 20_000
 
 # Rural customer segments (seed 003 §3.2.4): the rural-type model's values, as conditions.
 SEGMENTS = {
-    "stay_home": ("留守客户", "stay-at-home", "rural_type = 'stay_home'"),
-    "county_worker": ("县内务工", "works in the county", "rural_type = 'county_worker'"),
-    "out_county_worker": ("县外务工", "works outside the county", "rural_type = 'out_county_worker'"),
+    "stay_home": ("留守客户", "stay-at-home", "rural_type_model = 'stay_home'"),
+    "county_worker": ("县内务工", "works in the county", "rural_type_model = 'county_worker'"),
+    "out_county_worker": ("县外务工", "works outside the county", "rural_type_model = 'out_county_worker'"),
 }
 
 

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from tagcloud.regions import cells as cells_mod
 from tagcloud.regions import competition as comp
 from tagcloud.regions import hotareas, markets, rural
+from tagcloud.tags.condition import ConditionError
 from tagcloud.web.accounts.audit import record
 from tagcloud.web.accounts.models import AuditAction
 from tagcloud.web.engine import NoIndex, engine_for
@@ -41,6 +42,7 @@ from tagcloud.web.reference.models import Cell, Region
 from tagcloud.web.views.access import require, scope
 
 PAGE = 50
+PROFILE = ("brand", "age_band", "rural_type_model", "campus_student_model")  # a hot area's profile columns
 
 
 def _en() -> bool:
@@ -166,6 +168,11 @@ def competition_feed(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _action_label(action: str) -> str:
+    labels = {"report": _("上报"), "verify": _("审核通过"), "reject": _("驳回"), "respond": _("确定应对方案")}
+    return labels.get(action, action)
+
+
 def _state_label(state: str) -> str:
     labels = {
         "reported": _("待业务室主任确认"),
@@ -265,7 +272,10 @@ def competition_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "impact": _label(comp.IMPACTS, r.impact),
             "region": _region_name(r.region),
             "state": _state_label(r.state),
-            "events": [{"e": e, "state": _state_label(e.to_state)} for e in r.events.all()],
+            "events": [
+                {"e": e, "state": _state_label(e.to_state), "action": _action_label(e.action)}
+                for e in r.events.all()
+            ],
             "thread": thread(None, 0),
             "attachments": r.attachments.all(),
             "can_verify": can_verify,
@@ -461,9 +471,7 @@ def hotarea_detail(request: HttpRequest, pk: int) -> HttpResponse:
         page = eng.list_members(
             members, limit=PAGE, columns=tuple(c for c in ("brand", "age_band") if c in eng.index.columns)
         )
-        prof_cols: list[str] = [
-            c for c in ("brand", "age_band", "rural_type", "is_student") if c in eng.index.columns
-        ]
+        prof_cols: list[str] = [c for c in PROFILE if c in eng.index.columns]
         prof = eng.profile(members, prof_cols) if prof_cols else None
         ctx.update(
             count=len(members),
@@ -474,13 +482,20 @@ def hotarea_detail(request: HttpRequest, pk: int) -> HttpResponse:
             season=markets.school_season(timezone.localdate())[1 if _en() else 0],
         )
         if prof is not None:
+            from tagcloud.web.taglib.library import value_label
+            from tagcloud.web.views.audience import label
+
+            lang = get_language() or "zh-hans"
             charts = []
             for name in prof_cols:
                 part = prof.filter(prof["column"] == name)
                 charts.append(
                     {
-                        "title": name,
-                        "labels": ["∅" if v is None else str(v) for v in part["value"].to_list()],
+                        "title": label(eng.index.columns[name], name),
+                        "labels": [
+                            "∅" if v is None else value_label(name, str(v), lang)
+                            for v in part["value"].to_list()
+                        ],
                         "values": part["members"].to_list(),
                     }
                 )
@@ -566,7 +581,7 @@ def rural_index(request: HttpRequest) -> HttpResponse:
     segments = []
     try:
         eng = engine_for(request)
-        if "rural_type" in eng.index.columns:
+        if "rural_type_model" in eng.index.columns:
             for key, (zh, en, cond) in rural.SEGMENTS.items():
                 segments.append(
                     {"key": key, "label": en if _en() else zh, "count": eng.count(cond), "condition": cond}
@@ -679,23 +694,12 @@ def special(request: HttpRequest) -> HttpResponse:
     error = None
     try:
         eng = engine_for(request)
-        cols = eng.index.columns
         for key, (zh, en, cond) in markets.VIEWS.items():
-            names = [
-                n
-                for n in (
-                    "is_migrant_worker",
-                    "is_family_head",
-                    "recommend_family_plan",
-                    "is_student",
-                    "sms_sent",
-                )
-                if n in cond
-            ]
-            if all(n in cols for n in names):
-                views.append(
-                    {"key": key, "label": en if _en() else zh, "condition": cond, "count": eng.count(cond)}
-                )
+            try:
+                n = eng.count(cond)
+            except ConditionError:  # this build has not the model's tags
+                continue
+            views.append({"key": key, "label": en if _en() else zh, "condition": cond, "count": n})
         if chosen in markets.VIEWS and any(v["key"] == chosen for v in views):
             page = eng.list_members(markets.VIEWS[chosen][2], limit=PAGE).to_dicts()
     except NoIndex as e:
