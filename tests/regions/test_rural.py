@@ -55,3 +55,47 @@ def test_xlsx_and_unreadable_sheets() -> None:
         read_sheet("乡镇代码,身高\nT01,1\n".encode(), "t.csv")
     with pytest.raises(SheetError, match="乡镇代码"):
         read_sheet("人口数\n1\n".encode(), "t.csv")
+
+
+def test_channel_monitoring_counts_by_township_and_channel() -> None:
+    import duckdb
+
+    from tagcloud.regions.rural import channel_monitoring
+
+    con = duckdb.connect()
+    con.execute("""
+        CREATE TABLE regions AS SELECT * FROM (VALUES ('T01', 'township', false), ('T02', 'township', true))
+            t(region_id, level, is_urban);
+        CREATE TABLE subscribers AS SELECT * FROM (VALUES
+            ('13800000001', 'T01', DATE '2026-08-03', DATE '2026-09-01'),
+            ('13800000002', 'T01', DATE '2026-08-20', DATE '2026-09-01'),
+            ('13800000003', 'T01', DATE '2026-08-21', DATE '2026-09-01'),
+            ('13800000004', 'T01', DATE '2026-07-30', DATE '2026-09-01'),  -- joined the month before
+            ('13800000005', 'T02', DATE '2026-08-05', DATE '2026-09-01')   -- urban: not rural monitoring
+        ) t(msisdn, home_region_id, join_date, snapshot_date);
+        CREATE TABLE products AS SELECT * FROM (VALUES ('P1', 'plan'), ('D1', 'data_pack')) t(product_id, kind);
+        CREATE TABLE orders AS SELECT * FROM (VALUES
+            ('13800000001', 'P1', 'subscribe', TIMESTAMP '2026-08-03 10:00', 'agent'),
+            ('13800000001', 'D1', 'subscribe', TIMESTAMP '2026-08-10 10:00', 'app'),
+            ('13800000002', 'P1', 'subscribe', TIMESTAMP '2026-08-20 10:00', 'agent'),
+            ('13800000003', 'P1', 'subscribe', TIMESTAMP '2026-08-21 10:00', 'hall')
+        ) t(msisdn, product_id, action, order_time, channel);
+        CREATE TABLE subscriber_handsets AS SELECT * FROM (VALUES
+            ('13900000009', 'IMEI-A', TIMESTAMP '2026-05-01 00:00'),  -- an old number's handset ...
+            ('13800000002', 'IMEI-A', TIMESTAMP '2026-08-20 10:05'),  -- ... now with a new SIM
+            ('13800000001', 'IMEI-B', TIMESTAMP '2026-08-03 10:05')
+        ) t(msisdn, imei, first_seen);
+        CREATE TABLE billing_monthly AS SELECT * FROM (VALUES
+            (DATE '2026-08-01', '13800000001', 58.00::DECIMAL(10,2)),
+            (DATE '2026-08-01', '13800000002', 20.50::DECIMAL(10,2)),
+            (DATE '2026-09-01', '13800000003', 99.00::DECIMAL(10,2))   -- next month: not counted
+        ) t(bill_month, msisdn, arpu);
+    """)
+    rows = {(r["township_id"], r["channel"]): r for r in channel_monitoring(con, "2026-08").to_pylist()}
+    assert set(rows) == {("T01", "agent"), ("T01", "hall")}
+    agent = rows[("T01", "agent")]
+    assert agent["customers"] == 2 and agent["revenue"] == Decimal("78.50")
+    assert agent["new_service_penetration"] == 0.5 and agent["repeat_sim_ratio"] == 0.5
+    assert rows[("T01", "hall")]["customers"] == 1 and rows[("T01", "hall")]["revenue"] == Decimal("0")
+    with pytest.raises(ValueError, match="YYYY-MM"):
+        channel_monitoring(con, "August")

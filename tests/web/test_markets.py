@@ -401,3 +401,36 @@ def test_english_pages(m: dict[str, Any]) -> None:
                   "/markets/rural/", "/markets/cells/", "/markets/special/"):  # fmt: skip
         shown = chinese_shown(c.get(route).content.decode(), data)
         assert not shown, f"{route}: Chinese on the English page: {shown[:5]}"
+
+
+def test_townships_and_cells_from_the_warehouse_feed(m: dict[str, Any], tmp_path: Any) -> None:
+    """The warehouse's townships table seeds the info base (all rows or none); its cells table is
+    the network feed the maintenance compares with the reference cells."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tagcloud.regions.cells import feed_cells
+    from tagcloud.web.markets import service
+    from tagcloud.web.markets.models import CellTask, TownshipInfo
+
+    wh = tmp_path / "wh"
+    for name, table in {
+        "townships": pa.table({"township_id": ["C01K01T01", "C01K01T02"], "name": ["甲", "乙"],
+                               "population": pa.array([5000, 7000], pa.int32()), "is_administrative": [True, False],
+                               "market_share": [0.61, 0.58]}),
+        "cells": pa.table({"cell_id": ["CAMP-0001", "NEW-0002"], "lat": [30.5, 30.6], "lon": [120.1, 120.2],
+                           "rat": ["5G", "5G"], "township_id": ["C01K01T01", "C01K01T01"],
+                           "area_type": ["university", "urban_residential"], "site_id": [None, None],
+                           "site_name": ["示范大学", None]}),
+    }.items():  # fmt: skip
+        (wh / "tables" / name).mkdir(parents=True)
+        pq.write_table(table, wh / "tables" / name / "part-0.parquet")
+    changed, errors = service.load_townships_from_warehouse(wh)
+    assert errors == [] and changed == 2
+    assert TownshipInfo.objects.get(township_id="C01K01T01").population == 5000
+    assert service.load_townships_from_warehouse(wh) == (0, [])  # the same figures: no new versions
+    feed = feed_cells(wh)
+    assert [c["cell_id"] for c in feed] == ["CAMP-0001", "NEW-0002"]
+    service.detect_cell_changes(feed)
+    kinds = dict(CellTask.objects.values_list("cell_id", "kind"))
+    assert kinds["NEW-0002"] == "new" and kinds["CAMP-0002"] == "retired" and "CAMP-0001" not in kinds

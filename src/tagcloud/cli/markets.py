@@ -74,6 +74,21 @@ def import_townships(
     typer.echo(f"{len(rows)} rows read, {changed} townships changed")
 
 
+@markets_app.command("load-townships")
+def load_townships(warehouse: Path = typer.Option(Path("var/demo/warehouse"), help="warehouse directory")) -> None:
+    """Seed the township info base from the warehouse's townships table (all rows or none)."""
+    _django(warehouse)
+    from tagcloud.web.markets.service import load_townships_from_warehouse
+
+    changed, errors = load_townships_from_warehouse(warehouse)
+    for err in errors[:20]:
+        typer.echo(f"row {err.row} {err.field}: {err.message}", err=True)
+    if errors:
+        typer.echo(f"{len(errors)} errors: nothing loaded", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{changed} townships loaded or changed")
+
+
 @markets_app.command("channels")
 def channels(
     month: str = typer.Argument(..., help="YYYY-MM"),

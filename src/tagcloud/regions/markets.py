@@ -71,7 +71,7 @@ def festival_windows(con: duckdb.DuckDBPyConnection, since: dt.date | None = Non
     """The return windows in the warehouse calendar: each festival or busy season's first and last
     day (consecutive days of one name form one window), from ``since`` on."""
     names = ", ".join("'" + f + "'" for f in RETURN_FESTIVALS)
-    return con.execute(
+    return con.sql(
         f"""
         WITH d AS (
             SELECT date, festival,
@@ -81,7 +81,7 @@ def festival_windows(con: duckdb.DuckDBPyConnection, since: dt.date | None = Non
         SELECT festival, min(date) AS first_day, max(date) AS last_day, count(*) AS days
         FROM d GROUP BY festival, run ORDER BY first_day
         """,
-        {"since": (since or dt.date(1900, 1, 1)).isoformat()},
+        params={"since": (since or dt.date(1900, 1, 1)).isoformat()},
     ).to_arrow_table()
 
 

@@ -281,6 +281,5 @@ def channel_monitoring(con: duckdb.DuckDBPyConnection, month: str) -> pa.Table:
     except ValueError:
         raise ValueError(f"month {month!r}: use YYYY-MM") from None
     end = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    return con.execute(
-        CHANNEL_SQL, {"month_start": start.isoformat(), "month_end": end.isoformat()}
-    ).to_arrow_table()
+    params = {"month_start": start.isoformat(), "month_end": end.isoformat()}
+    return con.sql(CHANNEL_SQL, params=params).to_arrow_table()

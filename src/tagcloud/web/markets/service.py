@@ -264,6 +264,24 @@ def import_townships(
     return changed, []
 
 
+def load_townships_from_warehouse(warehouse: Any, user: Any = None) -> tuple[int, list[RowError]]:
+    """Seed the info base from the warehouse's ``townships`` table (the statistical yearbook's
+    figures, 统计年鉴): validated like a sheet, all or nothing, each change a version."""
+    from tagcloud.data.warehouse import Warehouse
+    from tagcloud.web.accounts.scope import EVERYTHING
+
+    con = Warehouse(warehouse).connect(threads=1)
+    try:
+        tbl = con.sql("SELECT * FROM townships ORDER BY township_id").to_arrow_table()
+    finally:
+        con.close()
+    rows = [
+        {k: "" if v is None else ("是" if v is True else "否" if v is False else str(v)) for k, v in r.items()}
+        for r in tbl.to_pylist()
+    ]
+    return import_townships(rows, EVERYTHING, user, "warehouse townships")
+
+
 # -- cell maintenance ----------------------------------------------------------------------------
 
 
