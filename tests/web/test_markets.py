@@ -434,3 +434,41 @@ def test_townships_and_cells_from_the_warehouse_feed(m: dict[str, Any], tmp_path
     service.detect_cell_changes(feed)
     kinds = dict(CellTask.objects.values_list("cell_id", "kind"))
     assert kinds["NEW-0002"] == "new" and kinds["CAMP-0002"] == "retired" and "CAMP-0001" not in kinds
+
+
+def test_linked_kpis_show_the_course_since_the_report(
+    m: dict[str, Any], markets_wh: Any, settings: Any, tmp_path: Any
+) -> None:
+    """The response's effect on the linked KPIs, read from the alerts module's KPI store."""
+    kpi = pytest.importorskip(
+        "tagcloud.regions.kpi", reason="the KPI store (alerts branch) is not merged here"
+    )
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tagcloud.data.warehouse import Warehouse
+    from tagcloud.web.markets.models import CompetitionReport
+
+    wh = tmp_path / "kpi-wh"
+    store = kpi.default_store(Warehouse(wh))
+    today = dt.date.today()
+    for i, value in enumerate((70.0, 63.3, 66.0, 71.5)):
+        day = today - dt.timedelta(days=3 - i)
+        d = store.day_dir("kpi_daily", day)
+        d.mkdir(parents=True)
+        pq.write_table(
+            pa.table({"kpi": ["new_subscribers"] * 2, "level": ["township"] * 2, "region_id": ["C01K01T01", "C01K01T02"],
+                      "channel": ["*"] * 2, "numerator": [value, 1.0], "denominator": [None, None], "value": [value, 1.0]}),
+            d / "kpi.parquet",
+        )  # fmt: skip
+    settings.WAREHOUSE_DIR = wh
+    _report(m["township_manager"], kpis="new_subscribers, no_such_kpi")
+    page = (
+        m["county_marketer"]
+        .get(f"/markets/competition/{CompetitionReport.objects.get().pk}/")
+        .content.decode()
+    )
+    assert '"values": [70.0, 63.3, 66.0, 71.5]' in page  # the township's course, not the other's
+    assert "unknown KPI" in page and "no_such_kpi" in page

@@ -75,7 +75,9 @@ def import_townships(
 
 
 @markets_app.command("load-townships")
-def load_townships(warehouse: Path = typer.Option(Path("var/demo/warehouse"), help="warehouse directory")) -> None:
+def load_townships(
+    warehouse: Path = typer.Option(Path("var/demo/warehouse"), help="warehouse directory"),
+) -> None:
     """Seed the township info base from the warehouse's townships table (all rows or none)."""
     _django(warehouse)
     from tagcloud.web.markets.service import load_townships_from_warehouse

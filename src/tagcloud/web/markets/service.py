@@ -187,6 +187,43 @@ def act(
     return r
 
 
+def kpi_course(kpi_ids: list[str], region_id: str, since: dt.date, warehouse: Any) -> list[dict[str, Any]]:
+    """The linked KPIs' daily course in the report's region from a week before the report on: the
+    effect of the response, from the alerts module's KPI store (``tagcloud.regions.kpi``). Empty when
+    that module or its computed KPIs are absent; an unknown KPI name gives a row with its error."""
+    import importlib
+
+    try:  # the alerts part of regional management (its own branch until merged)
+        kpi_mod: Any = importlib.import_module("tagcloud.regions.kpi")
+    except ImportError:
+        return []
+    from tagcloud.data.warehouse import Warehouse
+
+    store = kpi_mod.default_store(Warehouse(warehouse))
+    days = [d for d in store.days() if d >= since - dt.timedelta(days=7)]
+    out: list[dict[str, Any]] = []
+    for k in kpi_ids:
+        try:
+            kpi = kpi_mod.get_kpi(k)
+        except kpi_mod.KpiError as e:
+            out.append({"kpi": k, "error": str(e)})
+            continue
+        if not days:
+            out.append({"kpi": k, "error": f"no KPI values since {since - dt.timedelta(days=7)}"})
+            continue
+        rows = store.values(k, days, region_ids=[region_id]).to_pylist()
+        out.append(
+            {
+                "kpi": k,
+                "name": kpi.name,
+                "name_en": kpi.name_en,
+                "labels": [r["day"].isoformat() for r in rows],
+                "values": [None if r["value"] is None else round(float(r["value"]), 2) for r in rows],
+            }
+        )
+    return out
+
+
 def may_reply(sc: RegionScope) -> bool:
     return bool(sc.everything or sc.level in REPLY_LEVELS)
 
@@ -276,7 +313,10 @@ def load_townships_from_warehouse(warehouse: Any, user: Any = None) -> tuple[int
     finally:
         con.close()
     rows = [
-        {k: "" if v is None else ("是" if v is True else "否" if v is False else str(v)) for k, v in r.items()}
+        {
+            k: "" if v is None else ("是" if v is True else "否" if v is False else str(v))
+            for k, v in r.items()
+        }
         for r in tbl.to_pylist()
     ]
     return import_townships(rows, EVERYTHING, user, "warehouse townships")

@@ -286,8 +286,23 @@ def competition_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else [],
             "may_reply": service.may_reply(sc) and service.in_scope(r, sc),
             "recipients": r.recipients.select_related("user"),
+            "kpi_charts": _kpi_charts(r),
         },
     )
+
+
+def _kpi_charts(r: CompetitionReport) -> list[dict[str, Any]]:
+    """Line charts of the linked KPIs (the response's effect), as the profile charts draw them."""
+    from tagcloud.web.warehouse import warehouse_dir
+
+    out = []
+    for c in service.kpi_course(r.kpi_names(), r.region_id, r.created_at.date(), warehouse_dir()):
+        title = c.get("name_en" if _en() else "name") or c["kpi"]
+        if "error" in c:
+            out.append({"title": c["kpi"], "error": c["error"]})
+        else:
+            out.append({"title": title, "labels": c["labels"], "values": c["values"], "line": True})
+    return out
 
 
 @require_POST
