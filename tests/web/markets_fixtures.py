@@ -200,6 +200,23 @@ def write_markets_warehouse(wh: Path) -> Path:
     }
     (out / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
     build_index(wh, quiet=True)
+    # model outputs read beside the index: families (by number) and off-net migrant workers
+    (wh / "models" / "detail").mkdir(parents=True, exist_ok=True)
+    heads = [r["msisdn"] for r in rows if r["family_head_model"]][:3]
+    fam = []
+    for k, head in enumerate(heads):
+        fam += [(head, head, 2, True, True), (f"1390000000{k}", head, 2, False, True)]
+    pq.write_table(
+        pa.table(dict(zip(("msisdn", "family_group", "family_size", "is_family_head", "recommend_family_plan"),
+                          map(list, zip(*fam, strict=True)), strict=True))),
+        wh / "models" / "families.parquet",
+    )  # fmt: skip
+    pq.write_table(
+        pa.table({"msisdn": ["18900000001", "18900000002", "18900000003"], "operator": ["CTCC", "CUCC", "CTCC"],
+                  "home_township": ["C01K01T02", "C01K01T02", "C02K01T01"], "calls": [30, 18, 40],
+                  "weeks": [4, 3, 4], "off_peak_share": [0.8, 0.7, 0.9], "is_competitor_migrant": [True, True, True]}),
+        wh / "models" / "detail" / "competitor_migrants.parquet",
+    )  # fmt: skip
     return wh
 
 

@@ -383,9 +383,16 @@ def test_object_routes_by_region(m: dict[str, Any], outsider: dict[str, Any]) ->
 
 
 def test_special_markets_count_in_scope(m: dict[str, Any]) -> None:
-    page = m["county_marketer"].get("/markets/special/").content.decode()
+    c = m["county_marketer"]
+    page = c.get("/markets/special/").content.decode()
     assert "<td>25</td>" in page  # migrant workers and family heads of the county
-    assert "<td>40</td>" in page  # students: 50+ SMS (the C02 students are another city's)
+    assert "<td>40</td>" in page  # students: 50+ SMS, not teachers (the C02 students are another city's)
+    fam = c.get("/markets/special/?view=family_heads").content.decode()
+    at = fam.index('id="circles"')
+    circles = fam[at : fam.index("</table>", at)]
+    assert circles.count("<tr><td>138****") == 3 and "139****0000" in circles  # circles and members, masked
+    acq = c.get("/markets/special/?view=migrant_others").content.decode()
+    assert "189****0001" in acq and "189****0002" in acq and "189****0003" not in acq  # C02's is out of scope
 
 
 def test_english_pages(m: dict[str, Any]) -> None:
@@ -472,3 +479,52 @@ def test_linked_kpis_show_the_course_since_the_report(
     )
     assert '"values": [70.0, 63.3, 66.0, 71.5]' in page  # the township's course, not the other's
     assert "unknown KPI" in page and "no_such_kpi" in page
+
+
+# Actions × roles: who may post to each action route at all (the permission check, before region
+# and state); anyone else gets 403. Object routes use objects in the C01 chain.
+ACTIONS = {
+    "hotarea_save": {"province_admin", "city_marketer", "county_marketer"},
+    "hotarea_group": {
+        "province_admin",
+        "city_marketer",
+        "county_marketer",
+        "township_manager",
+        "analyst",
+        "knowledge_editor",
+    },
+    "hotarea_export": {"province_admin", "city_marketer", "county_marketer"},
+    "rural_import": {"province_admin", "city_marketer", "county_marketer", "township_manager"},
+    "cells_detect": {"province_admin", "city_marketer", "county_marketer", "township_manager"},
+    "cells_classify": {"province_admin", "city_marketer", "county_marketer", "township_manager"},
+    "cells_review": {"province_admin", "city_marketer", "approver"},
+    "competition_reply": {"province_admin", "city_marketer", "county_marketer"},
+}
+
+
+@pytest.mark.parametrize("action", sorted(ACTIONS))
+def test_every_action_by_role(m: dict[str, Any], action: str) -> None:
+    from tagcloud.web.markets.models import CellTask, CompetitionReport, HotArea
+    from tests.web.conftest import ROLE_CODES
+
+    area = HotArea.objects.create(name="a", cells=CAMPUS, region_id="C01K01")
+    _report(m["channel_agent"])
+    report = CompetitionReport.objects.get()
+    task = CellTask.objects.create(
+        cell_id="CAMP-0001", kind="changed", township_id="C01K01T01", state="classified"
+    )
+    url = {
+        "hotarea_save": "/markets/hotareas/save/",
+        "hotarea_group": f"/markets/hotareas/{area.pk}/group/",
+        "hotarea_export": f"/markets/hotareas/{area.pk}/export/",
+        "rural_import": "/markets/rural/import/",
+        "cells_detect": "/markets/cells/detect/",
+        "cells_classify": f"/markets/cells/{task.pk}/classify/",
+        "cells_review": f"/markets/cells/{task.pk}/review/",
+        "competition_reply": f"/markets/competition/{report.pk}/reply/",
+    }[action]
+    for role in ROLE_CODES:
+        got = post(
+            m[role], url, {"name": f"g_{role}", "text": "ok", "decision": "return", "comment": "c"}
+        ).status_code
+        assert (got != 403) == (role in ACTIONS[action]), f"{action} as {role}: {got}"

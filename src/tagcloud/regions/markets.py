@@ -90,21 +90,24 @@ def competitor_migrants(warehouse: Path, townships: Sequence[str] | None, limit:
     townships (None: all): the model's off-net numbers, their township and call counts."""
     import duckdb
 
-    path = Path(warehouse) / "models" / "competitor_migrants.parquet"
-    if not path.exists():
+    # a detail output (its numbers are off-net, not subscribers of the wide table)
+    found = [
+        p
+        for p in (Path(warehouse) / "models" / "detail", Path(warehouse) / "models")
+        if (p / "competitor_migrants.parquet").exists()
+    ]
+    if not found:
         raise FileNotFoundError("no competitor_migrants model output: run `tagcloud models run`")
+    path = found[0] / "competitor_migrants.parquet"
     con = duckdb.connect()
     try:
-        rel = con.read_parquet(str(path))
-        cols = set(rel.columns)
-        town_col = "home_township" if "home_township" in cols else None
-        sql = "SELECT * FROM rel WHERE is_competitor_migrant"
-        params: list[Any] = []
-        if townships is not None and town_col:
-            sql += f" AND {town_col} IN (SELECT unnest($1::VARCHAR[]))"
-            params.append(list(townships))
-        sql += f" LIMIT {int(limit)}"
-        return con.execute(sql, params).to_arrow_table()
+        sql = "SELECT * FROM read_parquet($path) WHERE is_competitor_migrant"
+        params: dict[str, Any] = {"path": str(path)}
+        if townships is not None:
+            sql += " AND home_township IN (SELECT unnest($towns::VARCHAR[]))"
+            params["towns"] = list(townships)
+        sql += f" ORDER BY calls DESC, msisdn LIMIT {int(limit)}"
+        return con.sql(sql, params=params).to_arrow_table()
     finally:
         con.close()
 
@@ -119,17 +122,17 @@ def family_circles(warehouse: Path, members: Sequence[str], limit: int = 200) ->
         raise FileNotFoundError("no families model output: run `tagcloud models run`")
     con = duckdb.connect()
     try:
-        rel = con.read_parquet(str(path))  # noqa: F841 - named in the SQL
-        return con.execute(
+        return con.sql(
             f"""
+            WITH f AS (SELECT * FROM read_parquet($path))
             SELECT family_group, any_value(family_size) AS family_size,
                    list(msisdn ORDER BY msisdn) AS members,
                    arg_max(msisdn, CAST(is_family_head AS INTEGER)) AS head,
                    bool_or(recommend_family_plan) AS recommend_family_plan
-            FROM rel WHERE family_group IN (SELECT family_group FROM rel WHERE msisdn IN (SELECT unnest($1::VARCHAR[])))
+            FROM f WHERE family_group IN (SELECT family_group FROM f WHERE msisdn IN (SELECT unnest($members::VARCHAR[])))
             GROUP BY family_group ORDER BY family_size DESC, family_group LIMIT {int(limit)}
             """,
-            [list(members)],
+            params={"path": str(path), "members": list(members)},
         ).to_arrow_table()
     finally:
         con.close()

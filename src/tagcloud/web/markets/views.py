@@ -706,6 +706,7 @@ def special(request: HttpRequest) -> HttpResponse:
     views = []
     chosen = request.GET.get("view", "")
     page = None
+    circles = None
     error = None
     try:
         eng = engine_for(request)
@@ -716,9 +717,15 @@ def special(request: HttpRequest) -> HttpResponse:
                 continue
             views.append({"key": key, "label": en if _en() else zh, "condition": cond, "count": n})
         if chosen in markets.VIEWS and any(v["key"] == chosen for v in views):
-            page = eng.list_members(markets.VIEWS[chosen][2], limit=PAGE).to_dicts()
+            members = eng.members(markets.VIEWS[chosen][2])
+            page = eng.list_members(members, limit=PAGE).to_dicts()
+            if chosen.startswith("family"):
+                circles = _family_circles(request, eng, members)
     except NoIndex as e:
         error = str(e)
+    acquisition = None
+    if chosen == "migrant_others":
+        acquisition = _competitor_migrants(request)
     windows = []
     try:
         from tagcloud.data.warehouse import Warehouse
@@ -742,9 +749,51 @@ def special(request: HttpRequest) -> HttpResponse:
             "page": page,
             "error": error,
             "windows": windows,
+            "circles": circles,
+            "acquisition": acquisition,
             "season": markets.school_season(timezone.localdate())[1 if _en() else 0],
         },
     )
+
+
+def _family_circles(request: HttpRequest, eng: Any, members: Any) -> list[dict[str, Any]] | str:
+    """The family circles of the listed members (first page), numbers masked unless allowed."""
+    import numpy as np
+
+    from tagcloud.web.accounts.masking import mask_msisdn, may_unmask
+    from tagcloud.web.warehouse import warehouse_dir
+
+    ids = np.frombuffer(members[:PAGE].to_array(), dtype=np.uint32)
+    numbers = [str(int(x)) for x in np.asarray(eng.index.dictionary.msisdn_by_id[ids])]
+    try:
+        tbl = markets.family_circles(warehouse_dir(), numbers)
+    except FileNotFoundError as e:
+        return str(e)
+    show = (lambda n: n) if may_unmask(request.user) else mask_msisdn
+    return [
+        {
+            "group": show(r["family_group"]),
+            "size": r["family_size"],
+            "head": show(r["head"]),
+            "members": [show(x) for x in r["members"]],
+            "prospect": r["recommend_family_plan"],
+        }
+        for r in tbl.to_pylist()
+    ]
+
+
+def _competitor_migrants(request: HttpRequest) -> list[dict[str, Any]] | str:
+    """The acquisition list: off-net migrant workers calling home to townships in scope (masked)."""
+    from tagcloud.web.accounts.masking import mask_msisdn
+    from tagcloud.web.warehouse import warehouse_dir
+
+    sc = scope(request)
+    towns = None if sc.everything else sorted(sc.region_ids)
+    try:
+        tbl = markets.competitor_migrants(warehouse_dir(), towns, limit=PAGE)
+    except FileNotFoundError as e:
+        return str(e)
+    return [{**r, "msisdn": mask_msisdn(r["msisdn"])} for r in tbl.to_pylist()]
 
 
 # -- cell maintenance -----------------------------------------------------------------------------
