@@ -42,6 +42,7 @@ def test_web_suite_on_postgresql() -> None:
         "test_audience.py::test_save_split_and_combine",
         "test_audience.py::test_export_is_masked_and_audited",
         "test_authz.py::test_customer_lookup_by_role_and_region",
+        "test_markets.py",
     ]
     run = subprocess.run(
         [
