@@ -142,3 +142,11 @@ def test_cluster_quick() -> None:
     # the same rows in both layouts gave the same wide table; both builds really ran every source
     assert r.subscribers > 250 and r.rows > 10_000 and r.identical is True
     assert r.clustered_seconds > 0 and r.arrival_seconds > 0 and "voice" in r.sources
+
+
+@pytest.mark.bench
+def test_hotareas_quick(tmp_path: Path) -> None:
+    r = _load("hotareas").main(["--quick", "--cache", str(tmp_path)])
+    assert r.rows == 200_000 and r.area_cells > 1 and r.area_members > 0
+    # the engine's hot-area members are exactly what DuckDB finds scanning the wide table
+    assert r.counts_agree and r.audience_members > 0 and r.duckdb_ms > 0

@@ -96,6 +96,8 @@ def demo(
     )
     _step("   the tag catalogue and its versions", ["web", "load-tags", "--warehouse", str(warehouse)])
     _step("   demo accounts (one per role)", ["web", "create-demo-users"])
+    _step("   the township info base", ["markets", "load-townships", "--warehouse", str(warehouse)])
+    _step("   cell changes to classify", ["markets", "detect-cells", "--warehouse", str(warehouse)])
     if serve:
         _step(
             f"8. Serve on http://{host}:{port}/",

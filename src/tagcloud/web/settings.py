@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "tagcloud.web.accounts",
     "tagcloud.web.audiences",
     "tagcloud.web.taglib",
+    "tagcloud.web.markets",
 ]
 
 MIDDLEWARE = [
@@ -113,6 +114,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+MEDIA_ROOT = VAR_DIR / "uploads"  # attachments of competition reports (web/markets)
 # Browser libraries come from the npm registry (`make setup` runs `npm ci` here) and are served
 # from this machine: operator intranets have no internet, so no CDN.
 _NODE = WEB_DIR / "node_modules"
