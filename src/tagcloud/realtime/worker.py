@@ -292,7 +292,7 @@ class Worker:
 
     # ---- deciding -----------------------------------------------------------------------------
     def _decide(self, events: list[Event], rows: np.ndarray, received_ms: int) -> list[dict[str, Any]]:
-        decisions = [
+        decisions: list[dict[str, Any]] = [
             {
                 "event": e,
                 "rule": None,
@@ -300,6 +300,7 @@ class Worker:
                 "reason": None,
                 "contact_id": None,
                 "message": None,
+                "received_ms": received_ms,
             }
             for e in events
         ]
