@@ -303,7 +303,17 @@ def bench_jetstream(r: Result, subs: SubscriberTable, rules: list[ActiveRule], n
             LocalSmsc(port=_free_port(), rate=1e6, receipt_delay=0.05) as smsc,
             SmppClient("127.0.0.1", smsc.port, window=64, rate=1e6) as smpp,
         ):
-            worker = Worker(bus, ledger, store, subs, smpp=smpp, clock="wall", lateness=lateness, batch=2000)
+            worker = Worker(
+                bus,
+                ledger,
+                store,
+                subs,
+                smpp=smpp,
+                clock="wall",
+                lateness=lateness,
+                batch=2000,
+                sender_thread=True,
+            )
             # 1. a backlog: publish n events, then time the worker through all of them
             events = make_events(n, subs, seed=11, prefix=f"{prefix}a")
             bus.publish([e.to_json() for e in events])
@@ -312,7 +322,6 @@ def bench_jetstream(r: Result, subs: SubscriberTable, rules: list[ActiveRule], n
                 worker.step(timeout=0.5)
             r.js_rate = n / (time.perf_counter() - t)
             r.js_events = n
-            r.js_sms = worker.stats.sms.submitted
             # 2. half that rate from a second publisher: event → SMS submitted
             half = r.js_rate / 2
             r.js_half_rate = half
@@ -342,6 +351,7 @@ def bench_jetstream(r: Result, subs: SubscriberTable, rules: list[ActiveRule], n
                 worker.step(timeout=0.005)
             th.join()
             pub.close()
+            worker.stop_sender()  # the outbox drained: every due SMS submitted
             rows = ledger.db.q(
                 "SELECT event_id, decided_ms, submitted_ms FROM rt_decisions WHERE event_id LIKE ?",
                 (f"{prefix}b-%",),
@@ -350,6 +360,7 @@ def bench_jetstream(r: Result, subs: SubscriberTable, rules: list[ActiveRule], n
             sms = [s - sent_ms[e] for e, _, s in rows if s is not None and e in sent_ms]
             q = lambda xs: {f"p{p}": float(np.percentile(xs, p)) for p in (50, 99)} if xs else {}  # noqa: E731
             r.js_latency_ms, r.js_decided_latency_ms = q(sms), q(dec)
+            r.js_sms = worker.stats.sms.submitted
     finally:
         bus.delete_streams()
         bus.close()
