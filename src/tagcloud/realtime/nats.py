@@ -94,7 +94,7 @@ class JetStreamBus(Bus):
         async def go() -> list[Message]:
             try:
                 msgs = await self.sub.fetch(max_messages, timeout=max(timeout, 0.01))
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):  # nothing arrived in time
+            except (TimeoutError, nats.errors.TimeoutError):  # nothing arrived in time
                 return []
             return [Message(int(m.metadata.sequence.stream), m.data, m) for m in msgs]
 
