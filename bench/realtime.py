@@ -80,6 +80,7 @@ class Result:
     js_decided_latency_ms: dict[str, float] = field(default_factory=dict)
     js_half_rate: float = 0.0
     js_skipped: str | None = None
+    ledger: str = "sqlite"
     rule_acceptance: float = 0.0
     batch_acceptance: float = 0.0
     acceptance_ratio: float = 0.0
@@ -270,7 +271,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def bench_jetstream(r: Result, subs: SubscriberTable, rules: list[ActiveRule], n: int) -> None:
+def bench_jetstream(
+    r: Result, subs: SubscriberTable, rules: list[ActiveRule], n: int, ledger_url: str | None = None
+) -> None:
     from tagcloud.campaigns.channels.smpp import SmppClient
     from tagcloud.campaigns.channels.smsc import LocalSmsc
     from tagcloud.campaigns.policy import ContactLedger
@@ -289,6 +292,9 @@ def bench_jetstream(r: Result, subs: SubscriberTable, rules: list[ActiveRule], n
         return
     tmp = Path(tempfile.mkdtemp(prefix="rtbench-"))
     url = f"sqlite:///{tmp / 'ledger.db'}"
+    if ledger_url:  # e.g. PostgreSQL, in a schema of its own
+        url = f"{ledger_url}{'&' if '?' in ledger_url else '?'}schema=rtbench_{uuid.uuid4().hex[:8]}"
+    r.ledger = url.split(":", 1)[0]
     owner, approver = Actor("b", "province", "44"), Actor("a", "province", "44", can_approve=True)
     store = RuleStore(url)
     for ar in rules:
@@ -366,6 +372,11 @@ def bench_jetstream(r: Result, subs: SubscriberTable, rules: list[ActiveRule], n
         bus.close()
         ledger.close()
         store.close()
+        if ledger_url and "schema=" in url:
+            import psycopg
+
+            with psycopg.connect(ledger_url.split("?")[0], autocommit=True) as c:
+                c.execute(f'DROP SCHEMA IF EXISTS "{url.rsplit("schema=", 1)[1]}" CASCADE')
 
 
 def bench_acceptance(r: Result, n_subs: int) -> None:
@@ -440,6 +451,9 @@ def main(argv: list[str] | None = None) -> Result:
     ap.add_argument("--batch", type=int, default=5000)
     ap.add_argument("--js-events", type=int, default=50_000)
     ap.add_argument("--sim-subscribers", type=int, default=20_000)
+    ap.add_argument(
+        "--ledger", default=None, help="ledger URL for the JetStream run (default: a temporary SQLite)"
+    )
     ap.add_argument("--skip", nargs="*", default=[], choices=["process", "jetstream", "acceptance"])
     a = ap.parse_args(argv)
     if a.quick:
@@ -461,12 +475,13 @@ def main(argv: list[str] | None = None) -> Result:
             f"whole pipeline {r.pipeline_rate:,.0f} ev/s (target 80,000)"
         )
     if "jetstream" not in a.skip:
-        bench_jetstream(r, subs, rules, a.js_events)
+        bench_jetstream(r, subs, rules, a.js_events, a.ledger)
         if r.js_skipped:
             print(f"JetStream: skipped: {r.js_skipped}")
         else:
             print(
-                f"JetStream end to end ({r.js_events:,} events, {r.js_sms:,} SMS): {r.js_rate:,.0f} ev/s (target 25,000)\n"
+                f"JetStream end to end ({r.js_events:,} events, {r.js_sms:,} SMS, ledger on {r.ledger}): "
+                f"{r.js_rate:,.0f} ev/s (target 25,000)\n"
                 f"  at {r.js_half_rate:,.0f} ev/s: event → decided {r.js_decided_latency_ms}, "
                 f"event → SMS submitted {r.js_latency_ms} ms (target p99 < 50)"
             )
