@@ -351,6 +351,7 @@ class Worker:
             periods = max(r.rule.design.cap_period_days for r in self.matcher.rules)
             oldest = min(epoch(events[p].ts) for p in matches.events.tolist()) - periods * 86400
             self._prior = self._prior_fires({events[p].msisdn for p in matches.events.tolist()}, oldest)
+        pending: list[tuple[ContactRequest, dict[str, Any]]] = []
         for pos, cand in zip(matches.events.tolist(), matches.rules, strict=True):
             d = decisions[pos]
             e = d["event"]
@@ -365,8 +366,12 @@ class Worker:
                     self._arm(rule, e, d["message"])
                     d["outcome"] = Outcome.ARMED
                 else:
-                    self._fire(rule, e.event_id, e.msisdn, e.ts, d)
+                    self._fire(rule, e.event_id, e.msisdn, e.ts, d, pending)
                 break
+        if pending:
+            results = self.ledger.reserve_many([req for req, _ in pending])
+            for (req, d), res in zip(pending, results, strict=True):
+                self._apply(req, res, d)
         return decisions
 
     def _prior_fires(self, msisdns: set[str], oldest: int) -> dict[tuple[str, str], list[int]]:
@@ -389,7 +394,15 @@ class Worker:
         prior = sum(1 for t in self._prior.get((rule.rule_id, msisdn), ()) if t > lo)
         return prior + self._pending_fires.get((rule.rule_id, msisdn), 0)
 
-    def _fire(self, rule: ActiveRule, event_id: str, msisdn: str, at: dt.datetime, d: dict[str, Any]) -> None:
+    def _fire(
+        self,
+        rule: ActiveRule,
+        event_id: str,
+        msisdn: str,
+        at: dt.datetime,
+        d: dict[str, Any],
+        pending: list[tuple[ContactRequest, dict[str, Any]]] | None = None,
+    ) -> None:
         design = rule.design
         key = (rule.rule_id, msisdn)
         self._pending_fires[key] = self._pending_fires.get(key, 0) + 1
@@ -404,27 +417,32 @@ class Worker:
             )
             d["outcome"] = Outcome.CONTROL
             return
-        res = self.ledger.reserve(
-            ContactRequest(
-                design.campaign_id,
-                msisdn,
-                Channel.SMS.value,
-                at,
-                offer_id=design.offer_id,
-                priority=design.priority,
-                wave=wave,
-            )
+        req = ContactRequest(
+            design.campaign_id,
+            msisdn,
+            Channel.SMS.value,
+            at,
+            offer_id=design.offer_id,
+            priority=design.priority,
+            wave=wave,
         )
+        if pending is not None:  # reserved with the rest of the micro-batch, in one transaction
+            pending.append((req, d))
+            return
+        self._apply(req, self.ledger.reserve(req), d)
+
+    def _apply(self, req: ContactRequest, res: Any, d: dict[str, Any]) -> None:
+        """A reservation's answer as the event's outcome."""
         if res.decision == Decision.ALREADY:  # decided before a crash: find what it was
             if res.contact_id is None:
                 why = self.ledger.db.q(
                     "SELECT reason FROM exclusions WHERE campaign_id=? AND wave=? AND msisdn=? AND channel='sms'",
-                    (design.campaign_id, wave, msisdn),
+                    (req.campaign_id, req.wave, req.msisdn),
                 )
                 d["outcome"], d["reason"] = Outcome.BLOCKED, why[0][0] if why else None
             else:
                 d["contact_id"] = res.contact_id
-                d["outcome"] = Outcome.DEFERRED if res.send_at and res.send_at > at else Outcome.CONTACTED
+                d["outcome"] = Outcome.DEFERRED if res.send_at and res.send_at > req.at else Outcome.CONTACTED
         elif res.decision in (Decision.RESERVED, Decision.DEFERRED):
             d["contact_id"] = res.contact_id
             d["outcome"] = Outcome.CONTACTED if res.decision == Decision.RESERVED else Outcome.DEFERRED
