@@ -21,9 +21,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import socket
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -271,11 +271,42 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# the half-load publisher: paces the file's events at a rate, 5 ms at a time, and logs when each left
+_PUBLISHER = """
+import sys, time
+from tagcloud.realtime.nats import JetStreamBus
+prefix, wire, rate, out = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
+lines = [x for x in open(wire, 'rb').read().split(b'\\n') if x]
+ids = [x.split(b'"id":"', 1)[1].split(b'"', 1)[0].decode() for x in lines]
+bus = JetStreamBus('nats://127.0.0.1:4222', prefix=prefix, consumer='publisher-unused')
+step = max(1, int(rate / 200))
+start = time.perf_counter()
+with open(out, 'w') as f:
+    for i in range(0, len(lines), step):
+        wait = start + i / rate - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        now = time.time() * 1000
+        bus.publish(lines[i:i + step])
+        f.write(''.join(f'{e}\\t{now}\\n' for e in ids[i:i + step]))
+bus.close()
+"""
+
+
+def _wait_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"the SMSC did not listen on port {port}")
+
+
 def bench_jetstream(
     r: Result, subs: SubscriberTable, rules: list[ActiveRule], n: int, ledger_url: str | None = None
 ) -> None:
     from tagcloud.campaigns.channels.smpp import SmppClient
-    from tagcloud.campaigns.channels.smsc import LocalSmsc
     from tagcloud.campaigns.policy import ContactLedger
     from tagcloud.campaigns.workflow import Actor
     from tagcloud.realtime.bus import BusError
@@ -304,11 +335,26 @@ def bench_jetstream(
         store.activate(ar.rule_id, owner)
     ledger = ContactLedger(url)
     lateness = Lateness(max_past=dt.timedelta(days=3650), max_future=dt.timedelta(days=3650))
+    port = _free_port()
+    # the SMSC and the half-load publisher run in processes of their own, as they would in production:
+    # in this one they would compete with the worker for the interpreter lock
+    smsc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from tagcloud.cli import main; main()",
+            "smsc",
+            "--port",
+            str(port),
+            "--rate",
+            "1000000",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        with (
-            LocalSmsc(port=_free_port(), rate=1e6, receipt_delay=0.05) as smsc,
-            SmppClient("127.0.0.1", smsc.port, window=64, rate=1e6) as smpp,
-        ):
+        _wait_port(port)
+        with SmppClient("127.0.0.1", port, window=64, rate=1e6) as smpp:
             worker = Worker(
                 bus,
                 ledger,
@@ -328,36 +374,26 @@ def bench_jetstream(
                 worker.step(timeout=0.5)
             r.js_rate = n / (time.perf_counter() - t)
             r.js_events = n
-            # 2. half that rate from a second publisher: event → SMS submitted
+            # 2. half that rate from a second process: event -> SMS submitted
             half = r.js_rate / 2
             r.js_half_rate = half
             m = max(2000, min(n, int(half * 4)))
             evs = make_events(m, subs, seed=12, prefix=f"{prefix}b")
-            sent_ms: dict[str, float] = {}
-            pub = JetStreamBus("nats://127.0.0.1:4222", prefix=prefix, consumer="publisher-unused")
-
-            def publish() -> None:
-                start = time.perf_counter()
-                step = max(1, int(half / 200))  # every 5 ms
-                for i in range(0, m, step):
-                    due = start + i / half
-                    wait = due - time.perf_counter()
-                    if wait > 0:
-                        time.sleep(wait)
-                    chunk = evs[i : i + step]
-                    now = time.time() * 1000
-                    for e in chunk:
-                        sent_ms[e.event_id] = now
-                    pub.publish([e.to_json() for e in chunk])
-
-            th = threading.Thread(target=publish)
+            wire, sent_file = tmp / "half.jsonl", tmp / "sent.tsv"
+            wire.write_bytes(b"\n".join(e.to_json() for e in evs) + b"\n")
+            pub = subprocess.Popen(
+                [sys.executable, "-c", _PUBLISHER, prefix, str(wire), str(half), str(sent_file)]
+            )
             base = worker.stats.decided + worker.stats.dead
-            th.start()
             while worker.stats.decided + worker.stats.dead < base + m:
                 worker.step(timeout=0.005)
-            th.join()
-            pub.close()
+            if pub.wait(60) != 0:
+                raise RuntimeError("the publisher process failed")
             worker.stop_sender()  # the outbox drained: every due SMS submitted
+            sent_ms = {}
+            for line in sent_file.read_text(encoding="utf-8").splitlines():
+                eid, ms = line.split("\t")
+                sent_ms[eid] = float(ms)
             rows = ledger.db.q(
                 "SELECT event_id, decided_ms, submitted_ms FROM rt_decisions WHERE event_id LIKE ?",
                 (f"{prefix}b-%",),
@@ -368,6 +404,8 @@ def bench_jetstream(
             r.js_latency_ms, r.js_decided_latency_ms = q(sms), q(dec)
             r.js_sms = worker.stats.sms.submitted
     finally:
+        smsc.terminate()
+        smsc.wait(10)
         bus.delete_streams()
         bus.close()
         ledger.close()
