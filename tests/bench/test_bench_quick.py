@@ -150,3 +150,15 @@ def test_hotareas_quick(tmp_path: Path) -> None:
     assert r.rows == 200_000 and r.area_cells > 1 and r.area_members > 0
     # the engine's hot-area members are exactly what DuckDB finds scanning the wide table
     assert r.counts_agree and r.audience_members > 0 and r.duckdb_ms > 0
+
+
+@pytest.mark.bench
+def test_realtime_quick() -> None:
+    r = _load("realtime").main(["--quick"])
+    assert r.subscribers == 50_000 and r.rules == 200 and r.events == 20_000
+    # the engine and the DuckDB baseline found the same (event, rule) pairs, and some exist
+    assert r.pairs_engine == r.pairs_duckdb > 0
+    assert r.engine_rate > 0 and r.duckdb_rate > 0 and r.parse_rate > 0
+    if r.js_skipped is None:  # a JetStream server answered: every event went through it
+        assert r.js_events == 3_000 and r.js_rate > 0 and r.js_latency_ms
+    assert r.rule_contacts > 0 and r.batch_contacts > r.rule_contacts and r.acceptance_ratio > 0

@@ -12,6 +12,7 @@ from tagcloud.cli import demo as demo_cli
 from tagcloud.cli import ingest as ingest_cli
 from tagcloud.cli import markets as markets_cli
 from tagcloud.cli import models as models_cli
+from tagcloud.cli import realtime as realtime_cli
 from tagcloud.cli import sim as sim_cli
 from tagcloud.cli import tags as tags_cli
 from tagcloud.cli import web as web_cli
@@ -41,6 +42,7 @@ campaign_cli.register(app)
 ingest_cli.register(app)
 markets_cli.register(app)
 models_cli.register(app)
+realtime_cli.register(app)
 sim_cli.register(app)
 web_cli.register(app)
 tags_cli.register(app)
