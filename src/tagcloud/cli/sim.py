@@ -29,7 +29,17 @@ def simulate(
     except ValueError:
         raise typer.BadParameter(f"--start {start!r} is not a date YYYY-MM-DD") from None
     try:
-        m = run(out, subscribers, days, seed, fmt=fmt, start=first, delimiter=delimiter, encoding=encoding, market=market)
+        m = run(
+            out,
+            subscribers,
+            days,
+            seed,
+            fmt=fmt,
+            start=first,
+            delimiter=delimiter,
+            encoding=encoding,
+            market=market,
+        )
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     typer.echo(f"wrote {sum(m['rows'].values()):,} rows in {len(m['rows'])} tables to {out}")

@@ -19,6 +19,7 @@ drill-down that explains an alert.
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -238,7 +239,8 @@ def robust_z(value: np.ndarray, history: np.ndarray) -> tuple[np.ndarray, np.nda
     """Robust z-score of each row's value against its history row (NaN = missing): (value - median)
     / (1.4826 · MAD), the MAD floored by the mean absolute deviation and then by 1 unit, so a flat
     history does not make every change infinite. Returns (z, median); z is NaN with too little history."""
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # rows without history give NaN, as intended
         med = np.nanmedian(history, axis=1)
         dev = np.abs(history - med[:, None])
         mad = 1.4826 * np.nanmedian(dev, axis=1)
@@ -309,7 +311,8 @@ def evaluate(rules: Sequence[RuleSpec], store: KpiStore, day: dt.date) -> list[B
                 hist = value[rows, -1 - rule.history_days : -1]
                 metric, base = robust_z(v, hist)
                 hist_vol = (num if kpi.denominator is None else den)[rows, -1 - rule.history_days : -1]
-                with np.errstate(all="ignore"):
+                with np.errstate(all="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
                     vol_ok = (
                         np.maximum(np.nan_to_num(volume), np.nan_to_num(np.nanmedian(hist_vol, axis=1)))
                         >= rule.min_volume

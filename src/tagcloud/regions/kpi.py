@@ -37,7 +37,7 @@ LEVELS = ("province", "city", "county", "township", "cell")
 EVENTS = ("member", "active", "join", "churn", "order", "payment", "rival_new")
 HIGH_VALUE_ARPU = 100  # yuan: last closed bill at or above it is a 中高端 customer
 SILENT_DAYS = 7  # a subscriber silent (no call, no SMS) for this many days after an active day churned
-RIVAL_LOOKBACK_DAYS = 14  # a rival number is new when it was not seen in calls for this many days
+RIVAL_LOOKBACK_DAYS = 7  # a rival number is new when it was not seen in calls for this many days
 RIVAL_OPERATORS = ("CU", "CT", "CBN")
 MEASURES = ("qty", "amount")
 
@@ -427,6 +427,15 @@ def compute_day(
     if day.isoformat() not in periods:
         raise KpiError(f"the warehouse has no calls on {day}: ingest that day first")
     check_kpis(kpis)
+    lookback = {(day - dt.timedelta(days=i)).isoformat() for i in range(1, RIVAL_LOOKBACK_DAYS + 1)}
+    if not lookback <= periods:
+        # without the whole lookback every returning rival number would count as new: leave the
+        # rival-based KPIs out of the day rather than report a share that means nothing
+        kpis = [
+            k
+            for k in kpis
+            if "rival_new" not in (k.numerator.where + (k.denominator.where if k.denominator else ""))
+        ]
     con = warehouse.connect()
     con.execute(f"CREATE TEMP TABLE events AS {events_sql(day)}")
     ev_dir, kpi_dir = store.day_dir("kpi_events", day), store.day_dir("kpi_daily", day)

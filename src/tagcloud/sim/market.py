@@ -36,9 +36,9 @@ if TYPE_CHECKING:
 
 JOIN_RATE = 0.006  # share of a township's subscribers who join on a day
 JOIN_FLOOR = 0.3  # expected joins a day in the smallest township
-RIVAL_RATIO = 0.15  # rivals' new numbers per new subscriber of ours
-CAMPAIGN_RIVAL_FACTOR = 5.0
-CAMPAIGN_OWN_FACTOR = 0.3
+RIVAL_RATIO = 0.1  # rivals' new numbers per new subscriber of ours
+CAMPAIGN_RIVAL_FACTOR = 8.0
+CAMPAIGN_OWN_FACTOR = 0.2
 QUIET_DAYS = 8  # the first anomaly starts on this day index (7 days of history to compare with)
 ANOMALY_DAYS = 3
 JOIN_CHANNELS = (("hall", 0.4), ("agent", 0.35), ("app", 0.15), ("web_hall", 0.1))
