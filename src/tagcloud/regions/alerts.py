@@ -503,7 +503,7 @@ def headline(e: Explanation, names: Mapping[str, str] | None = None) -> str:
     dimension explain, e.g. "71% of the change: 3 cells in 岭丰街道 (…)"."""
     names = names or {}
     for dim in DRILL_DIMENSIONS:
-        top = [r for r in e.top(dim, 3) if r.share > 0]
+        top = [r for r in e.top(dim, 3) if 0 < r.share <= 1.0]
         if top and e.change:
             share = sum(r.share for r in top)
             who = ", ".join(names.get(r.member, r.member) for r in top)

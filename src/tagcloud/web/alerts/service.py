@@ -225,8 +225,24 @@ def get_history(b: al.Breach) -> int:
 
 # --- raising ----------------------------------------------------------------------------------
 def _explain(kpi: str, level: str, place: str, day: dt.date, kind: str, channel: str) -> dict[str, Any]:
+    store = kpi_store()
+    base = al.baseline_day(day, kind)
     try:
-        e = al.drill_down(kpi_store(), kpi, level, place, day, al.baseline_day(day, kind), channel)
+        # the rule's baseline day, or the latest earlier day on which the KPI had a value there
+        # (a share needs a week of lookback, so the first week of a warehouse has none)
+        have = store.values(
+            kpi,
+            [base - dt.timedelta(days=i) for i in range(0, 8)] + [day - dt.timedelta(days=1)],
+            channel=channel,
+            region_ids=[place],
+        ).to_pylist()
+        valued = sorted((r["day"] for r in have if r["value"] is not None and r["day"] < day), reverse=True)
+        if valued and base not in valued:
+            base = valued[0]
+    except KpiError:
+        pass
+    try:
+        e = al.drill_down(store, kpi, level, place, day, base, channel)
     except (KpiError, ValueError) as ex:
         return {"error": str(ex)}
     ids = {r.member for r in e.rows if r.dimension == "sub_region"}
