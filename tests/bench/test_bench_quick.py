@@ -140,3 +140,13 @@ def test_cluster_quick() -> None:
     # the same rows in both layouts gave the same wide table; both builds really ran every source
     assert r.subscribers > 250 and r.rows > 10_000 and r.identical is True
     assert r.clustered_seconds > 0 and r.arrival_seconds > 0 and "voice" in r.sources
+
+
+@pytest.mark.bench
+def test_regions_quick() -> None:
+    r = _load("regions").main(["--quick"])
+    assert r.subscribers == 3_000 and r.events > 1_000 and r.kpi_rows > 1_000
+    # one GROUPING SETS pass and one GROUP BY per KPI × level gave the same table
+    assert r.kpis_agree and r.kpi_baseline_seconds > 0
+    # the vectorised evaluator and one DuckDB query per rule found the same breaches (and some)
+    assert r.regions == 5_000 and r.rules == 5 and r.breaches > 0 and r.breaches_agree

@@ -256,22 +256,25 @@ def _matrix(
 ) -> tuple[list[str], list[str], np.ndarray, np.ndarray, np.ndarray]:
     """(regions, levels, value, numerator, denominator) as [region × day] arrays; a place without
     events on a day counts 0 for a sum (no payment is zero revenue) and is missing for a ratio."""
+    import pandas as pd
+
     t = store.values(kpi.kpi_id, days, channel=channel, region_ids=regions)
     df = t.to_pandas()
-    idx = {r: i for i, r in enumerate(regions)}
-    didx = {d: j for j, d in enumerate(days)}
     shape = (len(regions), len(days))
     fill = 0.0 if kpi.denominator is None else np.nan
     value, num, den = np.full(shape, fill), np.zeros(shape), np.full(shape, np.nan)
     levels = [""] * len(regions)
     if len(df):
-        ri = df["region_id"].map(idx).to_numpy()
-        dj = df["day"].map(lambda x: didx[x if isinstance(x, dt.date) else x.date()]).to_numpy()
+        # columns, not rows: positions from categorical codes and day offsets
+        ri = pd.Categorical(df["region_id"], categories=list(regions)).codes
+        dj = (pd.to_datetime(df["day"]) - pd.Timestamp(days[0])).dt.days.to_numpy()
         value[ri, dj] = df["value"].to_numpy(dtype=float, na_value=np.nan)
         num[ri, dj] = df["numerator"].to_numpy(dtype=float, na_value=np.nan)
         den[ri, dj] = df["denominator"].to_numpy(dtype=float, na_value=np.nan)
-        for r, lv in zip(df["region_id"], df["level"], strict=True):
-            levels[idx[r]] = lv
+        first = df.drop_duplicates("region_id")
+        lv = np.array(levels, dtype=object)
+        lv[pd.Categorical(first["region_id"], categories=list(regions)).codes] = first["level"].to_numpy()
+        levels = lv.tolist()
     return list(regions), levels, value, num, den
 
 

@@ -229,8 +229,10 @@ WITH talk AS (
     SELECT day, msisdn, cell_id, peer_number, peer_operator, sent_time AS t FROM sms
     WHERE day IN ('{d}', {days(prev)})
 ),
-main_cell AS (
-    SELECT msisdn, mode(cell_id) AS cell_id FROM talk WHERE day = '{d}' AND cell_id IS NOT NULL GROUP BY msisdn
+main_cell AS (  -- ties broken by cell id, so a rerun gives the same cells
+    SELECT msisdn, cell_id FROM (
+        SELECT msisdn, cell_id, count(*) AS n FROM talk WHERE day = '{d}' AND cell_id IS NOT NULL GROUP BY ALL
+    ) QUALIFY row_number() OVER (PARTITION BY msisdn ORDER BY n DESC, cell_id) = 1
 ),
 bill AS (
     SELECT msisdn, arg_max(arpu, bill_month) AS arpu FROM billing_monthly
@@ -252,7 +254,8 @@ day_orders AS (
     WHERE month = '{d[:7]}' AND action = 'subscribe' AND CAST(order_time AS DATE) = DATE '{d}'
 ),
 join_channel AS (
-    SELECT msisdn, arg_min(channel, order_time) AS channel FROM day_orders GROUP BY msisdn
+    SELECT msisdn, channel FROM day_orders
+    QUALIFY row_number() OVER (PARTITION BY msisdn ORDER BY order_time, channel) = 1
 ),
 active_days AS (
     SELECT DISTINCT msisdn, day FROM talk WHERE day IN ({days(silent)})
@@ -266,8 +269,9 @@ silent_churn AS (
     HAVING bool_or(day = '{before}') AND NOT bool_or(day IN ({days(silent)}))
 ),
 rival_first AS (
-    SELECT peer_number, arg_min(cell_id, t) AS cell_id FROM talk
-    WHERE day = '{d}' AND peer_operator IN ({rivals}) AND cell_id IS NOT NULL GROUP BY peer_number
+    SELECT peer_number, cell_id FROM talk
+    WHERE day = '{d}' AND peer_operator IN ({rivals}) AND cell_id IS NOT NULL
+    QUALIFY row_number() OVER (PARTITION BY peer_number ORDER BY t, cell_id) = 1
 ),
 rival_new AS (
     SELECT f.* FROM rival_first f
