@@ -343,6 +343,7 @@ def baseline_day(day: dt.date, kind: ThresholdKind | str) -> dt.date:
 
 # --- drill-down --------------------------------------------------------------------------------
 DRILL_DIMENSIONS = ("sub_region", "channel", "brand", "product_id", "plan_id")
+UNATTRIBUTED = "—"  # events without the dimension (a rival's number has no channel, brand or plan of ours)
 _CHILD = {"province": "city_id", "city": "county_id", "county": "township_id", "township": "cell_id"}
 _OWN = {"city": "city_id", "county": "county_id", "township": "township_id", "cell": "cell_id"}
 
@@ -487,7 +488,7 @@ def explanation_dict(e: Explanation, names: Mapping[str, str] | None = None, n: 
             dim: [
                 {
                     "member": r.member,
-                    "label": names.get(r.member, r.member),
+                    "label": names.get(r.member, r.member) if r.member != "unknown" else UNATTRIBUTED,
                     "value_now": r.value_now,
                     "value_base": r.value_base,
                     "effect": r.effect,
@@ -501,14 +502,24 @@ def explanation_dict(e: Explanation, names: Mapping[str, str] | None = None, n: 
     }
 
 
-def headline(e: Explanation, names: Mapping[str, str] | None = None) -> str:
-    """One sentence for the reporter: how much of the change the top members of the first
-    dimension explain, e.g. "71% of the change: 3 cells in 岭丰街道 (…)"."""
+def headline_parts(
+    e: Explanation, names: Mapping[str, str] | None = None
+) -> tuple[str, float, list[str]] | None:
+    """(dimension, share, members): the top members (up to 3) of the first dimension that explain
+    part of the change, and the share of the change they explain together; None if nothing does."""
     names = names or {}
     for dim in DRILL_DIMENSIONS:
         top = [r for r in e.top(dim, 3) if 0 < r.share <= 1.0]
         if top and e.change:
-            share = sum(r.share for r in top)
-            who = ", ".join(names.get(r.member, r.member) for r in top)
-            return f"{share:.0%} of the change: {len(top)} {dim.replace('_', ' ')} ({who})"
-    return ""
+            return dim, min(1.0, sum(r.share for r in top)), [names.get(r.member, r.member) for r in top]
+    return None
+
+
+def headline(e: Explanation, names: Mapping[str, str] | None = None) -> str:
+    """One sentence for the reporter: how much of the change the top members of the first
+    dimension explain, e.g. "71% of the change: 3 sub region (…)"."""
+    parts = headline_parts(e, names)
+    if parts is None:
+        return ""
+    dim, share, who = parts
+    return f"{share:.0%} of the change: {len(who)} {dim.replace('_', ' ')} ({', '.join(who)})"

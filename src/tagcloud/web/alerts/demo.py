@@ -36,7 +36,7 @@ def demo_rules(prefix: str = "demo_") -> list[AlertRule]:
         RuleInput(
             name=name, kpi="two_party_share", region_id=region.region_id, level="township",
             kind=ThresholdKind.ABSOLUTE.value, operator="<", threshold=50.0, reporter_id=town.pk,
-            reviewer_ids=[county.pk], owner_id=city.pk, min_volume=5, due_days=2, tracking_days=3,
+            reviewer_ids=[county.pk], owner_id=city.pk, min_volume=3, due_days=2, tracking_days=3,
             report_url="/alerts/history/",
         ),
         city,

@@ -198,6 +198,9 @@ def spec(rule: AlertRule) -> al.RuleSpec:
 
 # --- alert text ---------------------------------------------------------------------------------
 _OP_WORDS = {"<": "低于", "<=": "不高于", ">": "高于", ">=": "不低于"}
+# the condition stored with an alert is in the seed's words whatever language the process runs in
+_KIND_WORDS = {"absolute": "", "change_day": "较昨日变化%", "change_week": "较上周同日变化%",
+               "change_month": "较上月同日变化%", "anomaly": "稳健Z分数"}  # fmt: skip
 
 
 def alert_text(
@@ -249,6 +252,13 @@ def _explain(kpi: str, level: str, place: str, day: dt.date, kind: str, channel:
     names = dict(Region.objects.filter(region_id__in=ids).values_list("region_id", "name"))
     out = al.explanation_dict(e, names)
     out["headline"] = al.headline(e, names)
+    parts = al.headline_parts(e, {**names, "unknown": al.UNATTRIBUTED})
+    if parts is not None:
+        out["headline_dim"], out["headline_share"], out["headline_members"] = (
+            parts[0],
+            round(parts[1] * 100),
+            parts[2],
+        )
     return out
 
 
@@ -275,6 +285,9 @@ def _create(
     by: User | None,
 ) -> Alert | None:
     region = place_region(place)
+    explanation = _explain(kpi, level, place, day, kind, channel)
+    if baseline is None and isinstance(explanation.get("value_base"), float):
+        baseline = explanation["value_base"]  # what the drill-down compared with
     try:
         with transaction.atomic():
             a = Alert.objects.create(
@@ -326,7 +339,7 @@ def evaluate_day(day: dt.date, rules: Sequence[AlertRule] | None = None) -> list
         a = _create(
             rule=r, kpi=b.kpi, place=b.region_id, level=b.level or r.level, channel=b.channel, day=day,
             value=b.value, baseline=b.baseline, metric=b.metric,
-            condition=f"{k.name} {r.get_kind_display()} {r.operator} {r.threshold:g}",
+            condition=f"{k.name}{_KIND_WORDS[r.kind]} {r.operator} {r.threshold:g}",
             text=alert_text(b.kpi, b.region_id, b.level or r.level, day, b.value, b), reporter_id=r.reporter_id,
             reviewer_ids=list(r.reviewer_ids), owner_id=r.owner_id, due_days=r.due_days,
             tracking_days=r.tracking_days, report_url=r.report_url, kind=r.kind, by=None,
