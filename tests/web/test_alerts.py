@@ -161,3 +161,46 @@ def test_an_alert_outside_the_scope_is_404(
     assert "同意并上报" in page and "退回修改" in page
     hist = clients["city_marketer"].get("/alerts/history/?q=agents")
     assert hist.status_code == 200
+
+
+def test_rules_outside_the_scope_are_not_listed(
+    chain: dict[str, Any], clients: dict[str, Any], outsider: dict[str, Any]
+) -> None:
+    from tagcloud.web.alerts.service import save_rule
+
+    save_rule(_rule(chain, name="西平规则"), chain["city_marketer"])
+    assert "西平规则" in clients["county_marketer"].get("/alerts/rules/").content.decode()
+    assert "西平规则" not in outsider["county_marketer"].get("/alerts/rules/").content.decode()
+    assert "西平规则" in outsider["province_admin"].get("/alerts/rules/").content.decode()
+    # and nobody saves a rule on a region outside their own scope
+    r = post(outsider["city_marketer"], "/alerts/rules/", {"name": "x", "kpi": "revenue", "region": "C01K01T01",
+             "level": "township", "kind": "absolute", "operator": "<", "threshold": "1"})  # fmt: skip
+    assert r.status_code == 400 and "outside your scope" in r.content.decode()
+
+
+@pytest.fixture(scope="module")
+def market(tmp_path_factory: Any) -> dict[str, Any]:
+    from tests.regions.conftest import market_province
+
+    return market_province(tmp_path_factory.mktemp("demo-market"))
+
+
+def test_demo_accounts_land_where_there_are_customers(market: dict[str, Any], db: Any, settings: Any) -> None:
+    from tagcloud.web.accounts.demo import create_demo_users
+    from tagcloud.web.reference.load import load_from_warehouse
+
+    wh = market["warehouse"]
+    settings.WAREHOUSE_DIR = wh.root
+    load_from_warehouse(wh.root)
+    accounts = {a.role: a for a in create_demo_users()}
+    counts = dict(
+        wh.connect().execute("SELECT home_region_id, count(*) FROM subscribers GROUP BY 1").fetchall()
+    )
+    town = accounts["township_manager"].region_id
+    assert counts[town] == max(counts.values())  # the busiest township, not the first by id
+    assert accounts["channel_agent"].region_id == town
+    from tagcloud.web.reference.models import Region
+
+    t = Region.objects.select_related("parent__parent").get(region_id=town)
+    assert accounts["county_marketer"].region_id == t.parent.region_id  # type: ignore[union-attr]
+    assert accounts["city_marketer"].region_id == t.parent.parent.region_id  # type: ignore[union-attr]
