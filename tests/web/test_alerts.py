@@ -204,3 +204,16 @@ def test_demo_accounts_land_where_there_are_customers(market: dict[str, Any], db
     t = Region.objects.select_related("parent__parent").get(region_id=town)
     assert accounts["county_marketer"].region_id == t.parent.region_id  # type: ignore[union-attr]
     assert accounts["city_marketer"].region_id == t.parent.parent.region_id  # type: ignore[union-attr]
+
+
+def test_english_alert_pages(chain: dict[str, Any], smsc: Any, clients: dict[str, Any]) -> None:
+    from tagcloud.web.alerts import service
+
+    town, county, city = chain["township_manager"], chain["county_marketer"], chain["city_marketer"]
+    a = service.raise_by_hand(city, "two_party_share", "C01K01T01", DAY, town.pk, [county.pk], city.pk, "")
+    c = clients["township_manager"]
+    post(c, "/i18n/setlang/", {"language": "en", "next": "/alerts/"})
+    page = c.get("/alerts/").content.decode()
+    assert "two-party share of new additions" in page and "Waiting for me" in page
+    detail = c.get(f"/alerts/{a.pk}/").content.decode()
+    assert "Report" in detail and "Explanation (ranked by contribution)" in detail
