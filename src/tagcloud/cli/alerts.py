@@ -113,16 +113,20 @@ def planted(
 @alerts_app.command("demo")
 def demo(
     warehouse: Path | None = typer.Option(None, "--warehouse", "-w", help="warehouse folder"),
+    last_days: int = typer.Option(16, "--last-days", help="compute KPIs for the last N days (0: all)"),
 ) -> None:
-    """The demo's alerts: KPIs for every day, the demo accounts' phones and the city's rule on the
-    township manager's district, then each day evaluated as if its data had just landed."""
+    """The demo's alerts: KPIs for the last days, the demo accounts' phones and the city's rule on
+    the township manager's district, then each day evaluated as if its data had just landed."""
     from tagcloud.data.warehouse import Warehouse
-    from tagcloud.regions.kpi import default_store, warehouse_days
+    from tagcloud.regions.kpi import compute_day, default_store, warehouse_days
 
     wh = Warehouse(_warehouse(warehouse))
     store = default_store(wh)
-    if set(store.days()) != set(warehouse_days(wh)):
-        kpis(warehouse=wh.root, day=None)
+    wanted = warehouse_days(wh)[-last_days:] if last_days > 0 else warehouse_days(wh)
+    missing = [d for d in wanted if d not in set(store.days())]
+    for d in missing:
+        r = compute_day(wh, d, store)
+        typer.echo(f"KPIs {d}: {r.events:,} events → {r.rows:,} rows in {r.seconds:.1f} s")
     _django(wh.root)
     from tagcloud.web.alerts.demo import demo_rules
     from tagcloud.web.alerts.service import evaluate_day

@@ -14,7 +14,8 @@ only appear as a pool of friends. With ``simulate(..., market=True)`` this modul
   ×``CAMPAIGN_OWN_FACTOR``), a broken channel in one county (agent outlets take no joins and no
   payments) and a cell outage (a busy cell carries no traffic).
 
-The anomalies start after ``QUIET_DAYS`` so that the KPIs have a history to compare with.
+The anomalies start ``TAIL_DAYS`` before the window's end (so the demo's alerts are recent and
+followed by a few days of tracking), never before ``QUIET_DAYS`` (the KPIs need a history).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ JOIN_FLOOR = 0.3  # expected joins a day in the smallest township
 RIVAL_RATIO = 0.1  # rivals' new numbers per new subscriber of ours
 CAMPAIGN_RIVAL_FACTOR = 8.0
 CAMPAIGN_OWN_FACTOR = 0.2
-QUIET_DAYS = 8  # the first anomaly starts on this day index (7 days of history to compare with)
+QUIET_DAYS = 8  # the first anomaly starts on this day index at the earliest (a week of history before)
+TAIL_DAYS = 6  # … and this many days before the window's end, so a long window's anomalies are recent
 ANOMALY_DAYS = 3
 JOIN_CHANNELS = (("hall", 0.4), ("agent", 0.35), ("app", 0.15), ("web_hall", 0.1))
 BROKEN_CHANNEL = "agent"
@@ -86,7 +88,7 @@ class MarketFlow:
         cell_load[county_of_town[g.cell_township] == campaign_county] = 0  # elsewhere than the campaign
         cell_load[county_of_town[g.cell_township] == self.broken_county] = 0
         self.outage_cell = int(np.argmax(cell_load))
-        a = min(QUIET_DAYS, max(0, days - ANOMALY_DAYS))
+        a = min(max(QUIET_DAYS, days - TAIL_DAYS), max(0, days - ANOMALY_DAYS))
         self.window = (a, min(days - 1, a + ANOMALY_DAYS - 1))
         day = [(start + dt.timedelta(days=d)).isoformat() for d in range(days)]
         w0, w1 = day[self.window[0]], day[self.window[1]]
