@@ -162,3 +162,13 @@ def test_realtime_quick() -> None:
     if r.js_skipped is None:  # a JetStream server answered: every event went through it
         assert r.js_events == 3_000 and r.js_rate > 0 and r.js_latency_ms
     assert r.rule_contacts > 0 and r.batch_contacts > r.rule_contacts and r.acceptance_ratio > 0
+
+
+@pytest.mark.bench
+def test_regions_quick() -> None:
+    r = _load("regions").main(["--quick"])
+    assert r.subscribers == 3_000 and r.events > 1_000 and r.kpi_rows > 1_000
+    # one GROUPING SETS pass and one GROUP BY per KPI × level gave the same table
+    assert r.kpis_agree and r.kpi_baseline_seconds > 0
+    # the vectorised evaluator and one DuckDB query per rule found the same breaches (and some)
+    assert r.regions == 5_000 and r.rules == 5 and r.breaches > 0 and r.breaches_agree

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import typer
 
+from tagcloud.cli import alerts as alerts_cli
 from tagcloud.cli import audience as audience_cli
 from tagcloud.cli import campaign as campaign_cli
 from tagcloud.cli import data as data_cli
@@ -36,6 +37,7 @@ def _wide_tables_when_piped() -> None:
 
 
 data_cli.register(app)
+alerts_cli.register(app)
 demo_cli.register(app)
 audience_cli.register(app)
 campaign_cli.register(app)

@@ -39,7 +39,12 @@ def _export_matches(export: Path, subscribers: int, days: int, seed: int) -> boo
     if not manifest.exists():
         return False
     m = json.loads(manifest.read_text(encoding="utf-8"))
-    return (m.get("subscribers"), m.get("days"), m.get("seed")) == (subscribers, days, seed)
+    return (m.get("subscribers"), m.get("days"), m.get("seed"), m.get("market")) == (
+        subscribers,
+        days,
+        seed,
+        True,
+    )
 
 
 def demo(
@@ -64,7 +69,18 @@ def demo(
     if not _export_matches(export, subscribers, days, seed):
         _step(
             f"1. Simulate a province: {subscribers:,} subscribers × {days} days",
-            ["simulate", "-n", str(subscribers), "-d", str(days), "--seed", str(seed), "--out", str(export)],
+            [
+                "simulate",
+                "-n",
+                str(subscribers),
+                "-d",
+                str(days),
+                "--seed",
+                str(seed),
+                "--out",
+                str(export),
+                "--market",
+            ],
         )
     else:
         typer.echo(
@@ -99,6 +115,14 @@ def demo(
     _step("   demo accounts (one per role)", ["web", "create-demo-users"])
     _step("   the township info base", ["markets", "load-townships", "--warehouse", str(warehouse)])
     _step("   cell changes to classify", ["markets", "detect-cells", "--warehouse", str(warehouse)])
+    _step(
+        "7b. Regional KPIs and the city's alert rule, each day evaluated",
+        ["alerts", "demo", "-w", str(warehouse)],
+    )
+    _step(
+        "   the planted anomalies found by the default rules",
+        ["alerts", "planted", "--truth", str(export / "ground_truth"), "-w", str(warehouse)],
+    )
     if serve:
         _step(
             f"8. Serve on http://{host}:{port}/",

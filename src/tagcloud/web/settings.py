@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "tagcloud.web.audiences",
     "tagcloud.web.taglib",
     "tagcloud.web.markets",
+    "tagcloud.web.alerts",
 ]
 
 MIDDLEWARE = [
