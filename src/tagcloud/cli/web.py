@@ -100,8 +100,18 @@ def serve(
     port: int = typer.Option(8000, help="port"),
     warehouse: Path = typer.Option(Path("var/demo/warehouse"), help="warehouse the pages read"),
     threads: int = typer.Option(8, help="worker threads"),
+    https: bool = typer.Option(
+        False, "--https", help="production: behind a TLS proxy (secure cookies, HSTS, redirect to https)"
+    ),
+    proxy: str = typer.Option(
+        "127.0.0.1", help="with --https: the proxy's address, trusted for X-Forwarded-*"
+    ),
 ) -> None:
     """Run the web platform (waitress) on HOST:PORT, after bringing the database up to date."""
+    import os
+
+    if https:
+        os.environ["TAGCLOUD_HTTPS"] = "1"  # read by the settings (tagcloud.web.security.settings)
     _django(warehouse)
     _migrate()
     import errno
@@ -122,7 +132,9 @@ def serve(
                 ) from None
             raise
     typer.echo(f"Tagcloud web platform on http://{host}:{port}/  (warehouse {warehouse})")
-    waitress_serve(application, host=host, port=port, threads=threads)
+    # Behind the proxy waitress takes the scheme and client address from it (and from no one else).
+    behind = {"trusted_proxy": proxy, "trusted_proxy_headers": "x-forwarded-proto x-forwarded-for"}
+    waitress_serve(application, host=host, port=port, threads=threads, **(behind if https else {}))
 
 
 def register(app: typer.Typer) -> None:
