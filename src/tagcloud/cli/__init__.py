@@ -10,6 +10,7 @@ from tagcloud.cli import campaign as campaign_cli
 from tagcloud.cli import data as data_cli
 from tagcloud.cli import demo as demo_cli
 from tagcloud.cli import ingest as ingest_cli
+from tagcloud.cli import jobs as jobs_cli
 from tagcloud.cli import models as models_cli
 from tagcloud.cli import security as security_cli
 from tagcloud.cli import sim as sim_cli
@@ -39,6 +40,7 @@ demo_cli.register(app)
 audience_cli.register(app)
 campaign_cli.register(app)
 ingest_cli.register(app)
+jobs_cli.register(app)
 models_cli.register(app)
 security_cli.register(app)
 sim_cli.register(app)

@@ -290,3 +290,7 @@ def groups(request: HttpRequest) -> Any:
 from tagcloud.web.campaigns.api import router as _touchpoints  # noqa: E402
 
 api.add_router("/touchpoints", _touchpoints)
+
+from tagcloud.web.jobs.api import router as jobs_router  # noqa: E402  (the jobs app's routes)
+
+api.add_router("/jobs", jobs_router)

@@ -20,6 +20,7 @@ WAREHOUSE_DIR = Path(os.environ.get("TAGCLOUD_WAREHOUSE", "var/demo/warehouse"))
 # The campaigns' contact ledger (shared contact memory), when campaigns run: customer 360 shows
 # each customer's contacts and responses from it.
 CAMPAIGN_DB = os.environ.get("TAGCLOUD_CAMPAIGN_DB", "")
+CAMPAIGN_SMSC = os.environ.get("TAGCLOUD_CAMPAIGN_SMSC", "")  # "host:port"; empty: a local SMSC
 
 DEBUG = os.environ.get("TAGCLOUD_DEBUG", "0") == "1"
 # Behind a TLS-terminating proxy (`tagcloud serve --https`): secure cookies, HSTS, redirects (below).
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "tagcloud.web.taglib",
     "axes",
     "tagcloud.web.security",
+    "tagcloud.web.jobs",
 ]
 
 MIDDLEWARE = [
