@@ -30,7 +30,7 @@ def run_campaign(ctx: Any, campaign_id: str, now: str) -> str:
     when = dt.datetime.fromisoformat(now)
     ctx.log(f"campaign {campaign_id} as of {when:%Y-%m-%d %H:%M}")
     ctx.watch_progress(lambda: _sent(campaign_id))
-    out = service.run(campaign_id, service.engine_or_none(), when)
+    out = service.run(campaign_id, service.campaign_engine(campaign_id), when)
     sms = sum(r.submitted for r in out.sms.values())
     calls = sum(n for _, n in out.call_lists.values())
     ctx.progress(*_sent(campaign_id))

@@ -278,6 +278,22 @@ def engine_or_none() -> AudienceEngine | None:
         return None
 
 
+def campaign_engine(campaign_id: str) -> AudienceEngine | None:
+    """The audience engine scoped to the campaign's own region (not to whoever pressed "run"),
+    for computing a target not launched yet; None when the warehouse has no index."""
+    import dataclasses
+
+    from tagcloud.web.accounts.scope import scope_for_region
+
+    eng = engine_or_none()
+    if eng is None:
+        return None
+    with open_store() as store:
+        c = store.get(campaign_id)
+    sc = scope_for_region(c["region_id"], c["region_level"], {})
+    return dataclasses.replace(eng, scope=sc.as_condition())
+
+
 def start_run(campaign_id: str, engine: AudienceEngine | None, now: dt.datetime) -> Any:
     """Queue a pass of the campaign's due waves as a job (``campaign.run``) for ``tagcloud worker``;
     an SMS wave at the contracted rate takes minutes for a large county, and survives a restart of
