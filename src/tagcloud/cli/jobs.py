@@ -52,8 +52,8 @@ def list_jobs(limit: int = typer.Option(30, help="newest first")) -> None:
 @jobs_app.command("retry")
 def retry(job_id: str) -> None:
     """Put a failed or cancelled job back on the queue (one more attempt)."""
-    from tagcloud.jobs.queue import enqueue
     from tagcloud.jobs.store import JobBusy, JobStore
+    from tagcloud.jobs.worker import enqueue
 
     with JobStore() as store:
         try:

@@ -1,6 +1,6 @@
 """The Huey instance that carries job ids from whoever submits to the workers. Storage by URL
 (``TAGCLOUD_JOBS_QUEUE``): ``sqlite:///path`` (default ``<var dir>/jobs-queue.sqlite``, embedded)
-or ``redis://127.0.0.1:6379/0`` (several machines)."""
+or ``redis://127.0.0.1:6379/0`` (several machines). The tasks on it are the worker's (``worker``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from typing import Any
 _lock = threading.Lock()
 _huey: Any = None
 _url = ""
-_tasks: dict[str, Any] = {}
 
 
 def queue_url() -> str:
@@ -29,7 +28,7 @@ class QueueUrlError(ValueError):
 
 
 def _make(url: str) -> Any:
-    from huey import RedisHuey, SqliteHuey, crontab
+    from huey import RedisHuey, SqliteHuey
 
     name = os.environ.get("TAGCLOUD_JOBS_QUEUE_NAME", "") or "tagcloud"  # one Redis, several installs
     if url.startswith(("redis://", "rediss://")):
@@ -43,21 +42,6 @@ def _make(url: str) -> Any:
     else:
         raise QueueUrlError(f"queue URL {url!r}: use sqlite:///path or redis://host:port/db")
 
-    @h.task(name="tagcloud.run_job")
-    def run_job(job_id: str) -> None:
-        from tagcloud.jobs.worker import execute
-
-        execute(job_id)
-
-    @h.periodic_task(crontab(minute="*"), name="tagcloud.tick")
-    def tick() -> None:
-        import datetime as dt
-
-        from tagcloud.jobs.worker import fire_schedules
-
-        fire_schedules(dt.datetime.now().replace(second=0, microsecond=0))
-
-    _tasks.update(run_job=run_job, tick=tick)
     return h
 
 
@@ -69,16 +53,6 @@ def get_huey() -> Any:
         if _huey is None or url != _url:
             _huey, _url = _make(queue_url()), url
         return _huey
-
-
-def enqueue(job_id: str, delay: float = 0) -> None:
-    """Put a job id on the queue (a worker claims it from the job store)."""
-    get_huey()
-    task = _tasks["run_job"]
-    if delay > 0:
-        task.schedule((job_id,), delay=delay)
-    else:
-        task(job_id)
 
 
 def pending() -> int:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tagcloud.jobs import registry
-from tagcloud.jobs.queue import enqueue
+from tagcloud.jobs.queue import get_huey
 from tagcloud.jobs.store import Job, JobBusy, JobState, JobStore, worker_name
 
 log = logging.getLogger("tagcloud.jobs")
@@ -23,6 +23,36 @@ log = logging.getLogger("tagcloud.jobs")
 def lease_seconds() -> float:
     """How long a claim lasts without renewal (``TAGCLOUD_JOB_LEASE_SECONDS``, 60); renewed every third."""
     return float(os.environ.get("TAGCLOUD_JOB_LEASE_SECONDS", "") or 60)
+
+
+_tasks: dict[int, dict[str, Any]] = {}
+
+
+def _tasks_of(huey: Any) -> dict[str, Any]:
+    """The two Huey tasks on a queue: run one job by id; the minute tick that fires schedules."""
+    from huey import crontab
+
+    if id(huey) not in _tasks:
+
+        @huey.task(name="tagcloud.run_job")
+        def run_job(job_id: str) -> None:
+            execute(job_id)
+
+        @huey.periodic_task(crontab(minute="*"), name="tagcloud.tick")
+        def tick() -> None:
+            fire_schedules(dt.datetime.now().replace(second=0, microsecond=0))
+
+        _tasks[id(huey)] = {"run_job": run_job, "tick": tick}
+    return _tasks[id(huey)]
+
+
+def enqueue(job_id: str, delay: float = 0) -> None:
+    """Put a job id on the queue (a worker claims it from the job store)."""
+    task = _tasks_of(get_huey())["run_job"]
+    if delay > 0:
+        task.schedule((job_id,), delay=delay)
+    else:
+        task(job_id)
 
 
 class JobCancelled(Exception):
@@ -222,15 +252,15 @@ class _Sweeper(threading.Thread):
 def run_worker(threads: int = 2) -> None:
     """The worker process: take back lost jobs, then Huey's consumer (``threads`` threads, the
     minute tick for schedules) until SIGINT/SIGTERM, with the sweeper beside it."""
-    from tagcloud.jobs.queue import get_huey
-
     registry.load_plugins()
     back = sweep()
     if back:
         log.warning("re-queued %d job(s) of lost workers at start: %s", len(back), ", ".join(back))
     sweeper = _Sweeper(max(lease_seconds() / 2, 1.0))
     sweeper.start()
-    consumer = get_huey().create_consumer(workers=threads, worker_type="thread", periodic=True)
+    huey = get_huey()
+    _tasks_of(huey)
+    consumer = huey.create_consumer(workers=threads, worker_type="thread", periodic=True)
     try:
         consumer.run()
     finally:
@@ -238,8 +268,9 @@ def run_worker(threads: int = 2) -> None:
 
 
 class InProcessWorker(threading.Thread):
-    """A worker thread inside this process (the web tests' live server, ``serve --with-worker``
-    on one machine): takes messages off the same queue and runs them with ``execute``."""
+    """A worker thread inside this process (the web tests run one beside their live server; an
+    install runs ``tagcloud worker``): takes messages off the same queue and runs them with
+    ``execute``, sweeps lost jobs and moves due retries; no minute tick (schedules)."""
 
     def __init__(self, poll: float = 0.05) -> None:
         super().__init__(name="jobs in-process worker", daemon=True)
@@ -247,10 +278,9 @@ class InProcessWorker(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        from tagcloud.jobs.queue import get_huey
-
         registry.load_plugins()
         huey = get_huey()
+        _tasks_of(huey)
         last_sweep = 0.0
         while not self.stopped.is_set():
             if time.monotonic() - last_sweep > max(lease_seconds() / 2, 1.0):

@@ -16,10 +16,6 @@ def _django() -> None:
     setup_django()
 
 
-def lock_key(campaign_id: str) -> str:
-    return f"campaign:{campaign_id}"
-
-
 @job_kind("campaign.run", title="Campaign pass: due waves", max_attempts=5)
 def run_campaign(ctx: Any, campaign_id: str, now: str) -> str:
     """``run_due`` as of ``now``: launch once, plan due waves, SMS over SMPP, call lists. Safe to

@@ -233,6 +233,11 @@ def run(campaign_id: str, engine: AudienceEngine | None, now: dt.datetime) -> Ru
         )
 
 
+def lock_key(campaign_id: str) -> str:
+    """The job lock of a campaign's passes: one open pass per campaign, across every worker."""
+    return f"campaign:{campaign_id}"
+
+
 @dataclass
 class RunState:
     """The latest pass of one campaign, as the campaign page shows it: its job on the queue."""
@@ -249,7 +254,6 @@ class RunState:
 def run_state(campaign_id: str) -> RunState:
     """The campaign's latest pass, read from the job record (any process, any worker)."""
     from tagcloud.jobs.store import JobState, JobStore
-    from tagcloud.web.campaigns.jobs import lock_key
 
     with JobStore() as store:
         job = store.latest(lock_key(campaign_id))
@@ -300,7 +304,6 @@ def start_run(campaign_id: str, engine: AudienceEngine | None, now: dt.datetime)
     the web server or of the worker. Raises ``JobBusy`` (a RuntimeError) while a pass is open.
     ``engine`` is the caller's; the worker opens its own."""
     from tagcloud.jobs.worker import submit
-    from tagcloud.web.campaigns.jobs import lock_key
 
     with open_store() as store:
         c = store.get(campaign_id)

@@ -35,7 +35,7 @@ def job_for(sc: RegionScope, job_id: str) -> tuple[Job, list[Any]]:
 
 def act(sc: RegionScope, job_id: str, action: str) -> Job:
     """``retry`` or ``cancel`` a visible job; ValueError/JobBusy when its state does not allow it."""
-    from tagcloud.jobs.queue import enqueue
+    from tagcloud.jobs.worker import enqueue
 
     job_for(sc, job_id)
     with JobStore() as store:
