@@ -284,3 +284,35 @@ def test_a_catalogue_value_with_a_script_end_tag_is_inert(clients: dict[str, Any
     m = re.search(r'<script id="catalogue-json" type="application/json">(.*?)</script>', html, re.S)
     assert m, "catalogue embedded with json_script"
     assert EVIL in json.loads(m.group(1))["brand"]["values"]  # the value itself arrives intact
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_script_end_tag_stays_data_in_the_browser(
+    page: Any, live_server: Any, demo_accounts: dict[str, Any], monkeypatch: Any
+) -> None:
+    from tagcloud.web.engine import base_engine
+
+    from .conftest import login
+
+    columns = base_engine().index.columns
+    brand = dict(columns["brand"])
+    brand["values"] = [*list(brand.get("values") or []), EVIL]
+    monkeypatch.setitem(columns, "brand", brand)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    a = demo_accounts["county_marketer"]
+    login(page, live_server.url, a.username, a.password)
+    page.goto(f"{live_server.url}/audience/")
+    page.select_option("#pick-column", "brand")
+    page.evaluate("window.tcPick && window.tcPick()")
+    offered = page.eval_on_selector_all("#pick-values option", "os => os.map(o => o.value)")
+    assert EVIL in offered  # the value reached the picker as text
+    assert (
+        page.evaluate("JSON.parse(document.getElementById('catalogue-json').textContent).brand.values").count(
+            EVIL
+        )
+        == 1
+    )
+    injected = "[...document.scripts].filter(s => s.type !== 'application/json' && s.text.includes('alert(1)')).length"
+    assert dialogs == [] and page.evaluate(injected) == 0
