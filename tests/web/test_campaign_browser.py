@@ -61,7 +61,7 @@ def _fill_design(page: Any, control: str) -> None:
 
 
 def test_done_when_in_the_browser(
-    browser: Any, page: Any, live_server: Any, settings: Any, province: Path, sim_warehouse: Path,
+    browser: Any, page: Any, live_server: Any, settings: Any, province: Path, sim_warehouse: Path, job_worker: Any,
     tmp_path: Path,
 ) -> None:  # fmt: skip
     from django.contrib.auth.models import User

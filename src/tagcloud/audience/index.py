@@ -259,8 +259,6 @@ def build_index(
         "bytes": sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file()),
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-    from tagcloud.audience.lookup import build_row_store
-
     manifest["lookup_bytes"] = build_row_store(tmp)
     manifest["bytes"] += manifest["lookup_bytes"]
     manifest["build_seconds"] = round((datetime.now(UTC) - started).total_seconds(), 2)
@@ -269,6 +267,37 @@ def build_index(
     tmp.rename(out)
     (index_root(wh) / "CURRENT").write_text(meta["build_id"], encoding="utf-8")
     return out
+
+
+def build_row_store(folder: Path) -> int:
+    """Write ``lookup/`` (flag bits per id, read by ``lookup`` for reverse queries) from an index
+    folder's own bitmaps; return its bytes."""
+    index = AudienceIndex(folder)
+    flags = [n for n, c in index.columns.items() if c["kind"] == "flag"]
+    nullable = [n for n in flags if index.columns[n]["nulls"]]
+    out = folder / "lookup"
+    out.mkdir(exist_ok=True)
+    n_ids = index.dictionary.n_ids
+    for fname, names, key in (("flags.npy", flags, lambda n: n), ("flag_nulls.npy", nullable, null_key)):
+        mat = np.lib.format.open_memmap(
+            out / fname, mode="w+", dtype=np.uint8, shape=(n_ids, max(1, -(-len(names) // 8)))
+        )
+        # one byte column (8 flags) at a time: combine 8 dense masks, then one strided write that
+        # walks the file in order — scattering each flag's ids into the rows was 10× slower
+        for b in range(0, len(names), 8):
+            byte = np.zeros(n_ids, dtype=np.uint8)
+            for j, name in enumerate(names[b : b + 8]):
+                for shard in index.shards:
+                    ids = np.frombuffer(shard.bitmap(key(name)).to_array(), dtype=np.uint32)
+                    byte[ids] |= np.uint8(1 << j)
+                    shard.forget(key(name))  # keep the build's memory flat
+            mat[:, b // 8] = byte
+        mat.flush()
+        del mat
+    (out / "columns.json").write_text(
+        json.dumps({"flags": flags, "nullable_flags": nullable}), encoding="utf-8"
+    )
+    return sum(p.stat().st_size for p in out.iterdir())
 
 
 def _write_bsi(

@@ -14,6 +14,8 @@ from tagcloud.cli import ingest as ingest_cli
 from tagcloud.cli import markets as markets_cli
 from tagcloud.cli import models as models_cli
 from tagcloud.cli import realtime as realtime_cli
+from tagcloud.cli import jobs as jobs_cli
+from tagcloud.cli import security as security_cli
 from tagcloud.cli import sim as sim_cli
 from tagcloud.cli import tags as tags_cli
 from tagcloud.cli import web as web_cli
@@ -45,6 +47,8 @@ ingest_cli.register(app)
 markets_cli.register(app)
 models_cli.register(app)
 realtime_cli.register(app)
+jobs_cli.register(app)
+security_cli.register(app)
 sim_cli.register(app)
 web_cli.register(app)
 tags_cli.register(app)

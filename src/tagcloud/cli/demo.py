@@ -126,7 +126,7 @@ def demo(
     if serve:
         _step(
             f"8. Serve on http://{host}:{port}/",
-            ["serve", "--host", host, "--port", str(port), "--warehouse", str(warehouse)],
+            ["serve", "--host", host, "--port", str(port), "--warehouse", str(warehouse), "--with-worker"],
         )
 
 

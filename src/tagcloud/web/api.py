@@ -14,6 +14,8 @@ from ninja.security import django_auth
 
 from tagcloud.web.accounts.masking import mask_msisdn
 from tagcloud.web.accounts.models import AuditAction, AuditEvent
+from tagcloud.web.api_common import ServiceUnavailable, need
+from tagcloud.web.api_common import engine as _engine
 from tagcloud.web.reference.models import Region
 from tagcloud.web.views.access import scope
 
@@ -63,12 +65,6 @@ class AuditFilter(Schema):
 
 class MaskOut(Schema):
     masked: str
-
-
-def need(request: HttpRequest, perm: str) -> None:
-    """Refuse (403) unless the caller holds ``accounts.<perm>``."""
-    if not request.user.has_perm(f"accounts.{perm}"):
-        raise PermissionDenied(f"role lacks permission {perm}")
 
 
 @api.exception_handler(PermissionDenied)
@@ -155,19 +151,6 @@ class GroupOut(Schema):
     members: int
     condition: str
     created_at: datetime
-
-
-def _engine(request: HttpRequest, unmask: bool = False) -> Any:
-    from tagcloud.web.engine import NoIndex, engine_for
-
-    try:
-        return engine_for(request, unmask=unmask)
-    except NoIndex as e:
-        raise ServiceUnavailable(str(e)) from None
-
-
-class ServiceUnavailable(Exception):
-    """No audience index yet."""
 
 
 @api.exception_handler(ServiceUnavailable)
@@ -290,3 +273,7 @@ def groups(request: HttpRequest) -> Any:
 from tagcloud.web.campaigns.api import router as _touchpoints  # noqa: E402
 
 api.add_router("/touchpoints", _touchpoints)
+
+from tagcloud.web.jobs.api import router as jobs_router  # noqa: E402  (the jobs app's routes)
+
+api.add_router("/jobs", jobs_router)

@@ -30,6 +30,8 @@ urlpatterns = [
     path("campaigns/", include("tagcloud.web.campaigns.urls")),
     path("markets/", include("tagcloud.web.markets.urls")),
     path("alerts/", include("tagcloud.web.alerts.urls")),
+    path("account/", include("tagcloud.web.security.urls")),
+    path("jobs/", include("tagcloud.web.jobs.urls")),
     path("login/", auth_views.LoginView.as_view(template_name="login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),

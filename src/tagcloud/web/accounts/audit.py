@@ -1,4 +1,5 @@
-"""Writing the audit log: every unmask, export and customer lookup, and refused attempts."""
+"""Writing the audit log: every unmask, export and customer lookup, refused attempts, and every
+sign-in, sign-out, failed login, lockout and unlock."""
 
 from __future__ import annotations
 
@@ -20,5 +21,45 @@ def record(request: Any, action: Any, target: str, rows: int = 0, **detail: Any)
         target=target[:200],
         rows=rows,
         detail=detail,
-        ip=request.META.get("REMOTE_ADDR") or None,
+        ip=client_ip(request),
+    )
+
+
+def client_ip(request: Any) -> str | None:
+    """The client's address: behind the HTTPS proxy (``SECURE_PROXY_SSL_HEADER`` set) the address
+    the proxy appended to X-Forwarded-For, else the socket's."""
+    if request is None:
+        return None
+    from django.conf import settings
+
+    meta = getattr(request, "META", {})
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
+        forwarded = [a.strip() for a in str(meta.get("HTTP_X_FORWARDED_FOR", "")).split(",") if a.strip()]
+        if forwarded:
+            return _address(forwarded[-1])
+    return _address(meta.get("REMOTE_ADDR"))
+
+
+def _address(raw: Any) -> str | None:
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(str(raw or "").strip()))
+    except ValueError:
+        return None  # the audit field holds addresses only; a malformed header is not one
+
+
+def record_sign_in(request: Any, action: Any, username: str, user: Any = None, **detail: Any) -> AuditEvent:
+    """Write one sign-in event (login, logout, failure, lockout, unlock): the account named is
+    ``username`` (as typed, for failures of accounts that may not exist)."""
+    profile = getattr(user, "profile", None) if user is not None else None
+    role = profile.role_id if profile is not None else ("superuser" if user and user.is_superuser else "")
+    return AuditEvent.objects.create(
+        user=user if user is not None and getattr(user, "pk", None) else None,
+        username=username[:150],
+        role=role,
+        action=action,
+        target=username[:200],
+        detail=detail,
+        ip=client_ip(request),
     )

@@ -72,7 +72,8 @@ def _in_scope(request: HttpRequest, msisdn: str) -> Any:
 )
 def offers(request: HttpRequest, body: OffersIn) -> Any:
     from tagcloud.campaigns.execute import touchpoint_offers
-    from tagcloud.web.api import _engine, need
+    from tagcloud.web.api_common import engine as _engine
+    from tagcloud.web.api_common import need
     from tagcloud.web.campaigns import service
 
     need(request, "serve_touchpoint")
@@ -105,7 +106,8 @@ def offers(request: HttpRequest, body: OffersIn) -> Any:
 )
 def feedback(request: HttpRequest, body: FeedbackIn) -> Any:
     from tagcloud.campaigns.execute import touchpoint_feedback
-    from tagcloud.web.api import _engine, need
+    from tagcloud.web.api_common import engine as _engine
+    from tagcloud.web.api_common import need
     from tagcloud.web.campaigns import service
 
     need(request, "serve_touchpoint")
