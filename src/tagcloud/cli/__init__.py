@@ -11,10 +11,10 @@ from tagcloud.cli import campaign as campaign_cli
 from tagcloud.cli import data as data_cli
 from tagcloud.cli import demo as demo_cli
 from tagcloud.cli import ingest as ingest_cli
+from tagcloud.cli import jobs as jobs_cli
 from tagcloud.cli import markets as markets_cli
 from tagcloud.cli import models as models_cli
 from tagcloud.cli import realtime as realtime_cli
-from tagcloud.cli import jobs as jobs_cli
 from tagcloud.cli import security as security_cli
 from tagcloud.cli import sim as sim_cli
 from tagcloud.cli import tags as tags_cli

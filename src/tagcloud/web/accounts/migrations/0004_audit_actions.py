@@ -4,15 +4,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_platform_permissions'),
+        ("accounts", "0003_platform_permissions"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('unmask', '查看完整号码'), ('export', '导出清单'), ('lookup', '客户查询'), ('denied', '越权访问被拒绝'), ('login', '登录'), ('logout', '退出登录'), ('loginfail', '登录失败'), ('lockout', '登录锁定'), ('unlock', '解除锁定'), ('password', '修改密码')], db_index=True, max_length=10, verbose_name='操作'),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("unmask", "查看完整号码"),
+                    ("export", "导出清单"),
+                    ("lookup", "客户查询"),
+                    ("denied", "越权访问被拒绝"),
+                    ("login", "登录"),
+                    ("logout", "退出登录"),
+                    ("loginfail", "登录失败"),
+                    ("lockout", "登录锁定"),
+                    ("unlock", "解除锁定"),
+                    ("password", "修改密码"),
+                ],
+                db_index=True,
+                max_length=10,
+                verbose_name="操作",
+            ),
         ),
     ]
