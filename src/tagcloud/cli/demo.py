@@ -96,6 +96,14 @@ def demo(
     )
     _step("   the tag catalogue and its versions", ["web", "load-tags", "--warehouse", str(warehouse)])
     _step("   demo accounts (one per role)", ["web", "create-demo-users"])
+    _step(
+        "   营销快点吧: the demo's quick points, verified ones as knowledge tags",
+        ["knowledge", "load", "--warehouse", str(warehouse)],
+    )
+    _step(
+        "   quick points against the planted truth",
+        ["knowledge", "evaluate", "--truth", str(export), "--warehouse", str(warehouse)],
+    )
     if serve:
         _step(
             f"8. Serve on http://{host}:{port}/",

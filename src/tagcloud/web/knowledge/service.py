@@ -57,13 +57,14 @@ class Checked:
 def names_for_points() -> dict[str, Any]:
     """What a point's condition may name: the index's attributes and tags, not region columns
     (the scope field says where a point applies) nor other knowledge tags (a point stands alone)."""
+    from tagcloud.audience.index import REGION_COLUMNS
     from tagcloud.web.engine import base_engine
 
     eng = base_engine()
     return {
         n: info
         for n, info in eng.names(with_groups=False).items()
-        if eng.index.columns.get(n, {}).get("category") not in ("region", "knowledge")
+        if n not in REGION_COLUMNS and eng.index.columns.get(n, {}).get("category") != "knowledge"
     }
 
 
