@@ -36,6 +36,20 @@ def _visible(request: HttpRequest) -> QuerySet[QuickPoint]:
     return service.visible(scope(request))
 
 
+LIST_FIELDS = (
+    "id",
+    "title",
+    "knowledge",
+    "status",
+    "region_id",
+    "rating_sum",
+    "rating_count",
+    "uses",
+    "created_at",
+    "updated_at",
+)
+
+
 def _point(request: HttpRequest, pk: int) -> QuickPoint:
     p = _visible(request).select_related("author", "region").filter(pk=pk).first()
     if p is None:
@@ -95,7 +109,7 @@ def _products_view(products: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @require("edit_knowledge")
 def home(request: HttpRequest) -> HttpResponse:
     """Search by word, tag or product; newest, best rated, most used; the points I follow."""
-    qs = _visible(request)
+    qs = _visible(request).only(*LIST_FIELDS)  # lists need no conditions, texts or products
     q = request.GET.get("q", "").strip()[:200]
     tag = request.GET.get("tag", "").strip()[:64]
     product = request.GET.get("product", "").strip()[:32]
@@ -106,7 +120,7 @@ def home(request: HttpRequest) -> HttpResponse:
             found = service.by_tag(found, tag)
         if product:
             found = service.by_product(found, product)
-        results = list(found.select_related("region").order_by("-updated_at")[:100])
+        results = list(found.order_by("-updated_at")[:50])
     return render(
         request,
         "knowledge/home.html",
@@ -118,7 +132,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "newest": service.newest(qs),
             "best": service.best_rated(qs),
             "used": service.most_used(qs),
-            "followed": list(qs.filter(follows__user=request.user).order_by("-updated_at")[:20]),
+            "followed": list(qs.filter(follows__user=request.user).order_by("-updated_at")[:10]),
             "verified_count": qs.filter(status=PointStatus.VERIFIED).count(),
             "total": qs.count(),
             **_choices(),
