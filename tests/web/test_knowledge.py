@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from .conftest import engine, number_in, post
+from .test_campaigns import campaign_settings, city_approver  # noqa: F401 — fixtures shared with the campaign tests
 
 pytestmark = pytest.mark.django_db
 
@@ -359,3 +360,95 @@ def test_permissions(clients: dict[str, Any], kwh: Path) -> None:
     assert clients["channel_agent"].get("/knowledge/").status_code == 403
     assert clients["approver"].get("/knowledge/").status_code == 403
     assert clients["township_manager"].get("/knowledge/").status_code == 200
+
+
+def test_the_loop_closes_campaign_results_on_the_point(
+    clients: dict[str, Any], kwh: Path, city_approver: Any, campaign_settings: Any
+) -> None:
+    """A campaign started from the point runs (SMS over SMPP, then a call wave whose results are
+    uploaded); the point's page shows its acceptance against control from the evaluation."""
+    import csv
+    import io
+
+    from tagcloud.campaigns.evaluate import evaluate
+    from tagcloud.web.campaigns import service
+
+    from .test_campaigns import DESIGN, START, _run
+
+    marketer = clients["county_marketer"]
+    pk = create(marketer, cond="arpu >= 40")
+    post(clients["knowledge_editor"], f"/knowledge/{pk}/verify/")
+    cid = f"KP{pk}-1"
+    r = marketer.get(f"/knowledge/{pk}/campaign/", {"campaign_id": cid, "condition": f"kp_{pk}"})
+    assert r.status_code == 302
+    design = {
+        **DESIGN,
+        "campaign_id": cid,
+        "condition": f"kp_{pk}",
+        "offer_high": "P_CAR",
+        "offer_rest": "P_SEC",
+    }
+    assert post(marketer, "/campaigns/design/", {**design, "submit": "1"})["Location"] == f"/campaigns/{cid}/"
+    post(city_approver, f"/campaigns/{cid}/review/", {"decision": "approve", "comment": "ok"})
+    assert "done" in _run(marketer, cid, START)
+    _run(marketer, cid, START + __import__("datetime").timedelta(days=3))
+    [calls] = service.call_lists(cid)
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                b"".join(marketer.get(f"/campaigns/{cid}/calls/{calls.name}").streaming_content).decode()
+            )
+        )
+    )
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["contact_id", "result"])
+    for i, row in enumerate(rows):
+        w.writerow([row["contact_id"], "accepted" if i % 4 == 0 else "refused"])
+    up = io.BytesIO(out.getvalue().encode())
+    up.name = "results.csv"
+    post(marketer, f"/campaigns/{cid}/call-results/", {"results": up, "now": START.isoformat()})
+
+    with service.open_ledger() as led, service.open_store() as s:
+        d = s.design(cid)
+        rep = evaluate(led, d, service.target_of(d, engine(kwh, scope="county_id = 'C01K01'")), None)
+    o = rep.overall
+    assert o.action_successes == len(range(0, len(rows), 4)) > 0
+    uses = marketer.get(f"/knowledge/{pk}/").content.decode().split('id="uses"')[1].split("</section>")[0]
+    assert cid in uses and f"({o.action_n})" in uses and f"({o.control_n})" in uses
+    assert f"{round(o.action_rate * 100)}%" in uses
+
+
+def test_english_wiki_pages_show_no_chinese(clients: dict[str, Any], kwh: Path) -> None:
+    from .conftest import REGIONS, synth_regions
+    from .test_i18n import _english, chinese_shown
+
+    pk = create(clients["county_marketer"])
+    post(clients["knowledge_editor"], f"/knowledge/{pk}/verify/")
+    post(
+        clients["county_marketer"],
+        f"/knowledge/{pk}/edit/",
+        point_form(base_version=1, title="常拨交通台 v2"),
+    )
+    marketer = _english(clients["county_marketer"])
+    n = number_in(kwh, f"kp_{pk} AND county_id = 'C01K01'")
+    pages = {
+        "home": marketer.get("/knowledge/?q=交通"),
+        "new": marketer.get("/knowledge/new/"),
+        "point": marketer.get(f"/knowledge/{pk}/"),
+        "edit": marketer.get(f"/knowledge/{pk}/edit/"),
+        "diff": marketer.get(f"/knowledge/{pk}/diff/?a=1&b=2"),
+        "products": marketer.get(f"/knowledge/{pk}/products/"),
+        "customer": post(marketer, "/knowledge/customer/", {"msisdn": n}),
+        "conflict": post(marketer, f"/knowledge/{pk}/edit/", point_form(base_version=1)),
+    }
+    form = point_form()
+    data = {form["title"], "常拨交通台 v2", form["knowledge"], form["description"], *form["reason"]}
+    data |= {name for _, name, _, _ in PRODUCTS} | {r["name"] for r in REGIONS + synth_regions()}
+    found = {}
+    for name, resp in pages.items():
+        assert resp.status_code in (200, 409), (name, resp.status_code)
+        left = chinese_shown(resp.content.decode(), data)
+        if left:
+            found[name] = left
+    assert not found, f"English wiki pages still show Chinese: {found}"
