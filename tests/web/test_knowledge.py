@@ -363,7 +363,10 @@ def test_permissions(clients: dict[str, Any], kwh: Path) -> None:
 
 
 def test_the_loop_closes_campaign_results_on_the_point(
-    clients: dict[str, Any], kwh: Path, city_approver: Any, campaign_settings: Any
+    clients: dict[str, Any],
+    kwh: Path,
+    city_approver: Any,  # noqa: F811
+    campaign_settings: Any,  # noqa: F811
 ) -> None:
     """A campaign started from the point runs (SMS over SMPP, then a call wave whose results are
     uploaded); the point's page shows its acceptance against control from the evaluation."""

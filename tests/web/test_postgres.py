@@ -38,6 +38,7 @@ def test_web_suite_on_postgresql() -> None:
     files = [
         "test_platform.py",
         "test_customer.py",
+        "test_knowledge.py",
         "test_tags.py::test_change_proposal_goes_through_review",
         "test_audience.py::test_save_split_and_combine",
         "test_audience.py::test_export_is_masked_and_audited",
