@@ -264,7 +264,11 @@ def test_verify_publishes_a_knowledge_tag_the_engine_counts(clients: dict[str, A
     assert f'id="tag-count" data-count="{eng.count(f"kp_{pk}")}"' in page
     r = post(clients["county_marketer"], "/audience/count/", {"cond": f"kp_{pk}"})
     assert f'data-count="{eng.count(f"kp_{pk}")}"' in r.content.decode()
-    assert clients["county_marketer"].get(f"/tags/kp_{pk}/").status_code == 200
+    tag_page = clients["county_marketer"].get(f"/tags/kp_{pk}/").content.decode()
+    assert "营销快点 #" in tag_page and "demo_county_marketer" in tag_page  # 口径 and owner
+    assert "(arpu &gt;= 60 AND tag_0002) AND county_id = &#x27;C01K01&#x27;" in tag_page  # the rule
+    lineage = tag_page.split("血缘")[1].split("</section>")[0]
+    assert "tag_0002" in lineage and "arpu" in lineage
     [vp] = verified_points(kwh)
     assert vp.point_id == f"kp_{pk}" and vp.products == ("P_CAR", "P_STOCK")
     # a later edit does not change the published tag until verified again

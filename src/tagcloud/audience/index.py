@@ -328,6 +328,8 @@ def _add_published_tags(folder: Path, warehouse: Path, manifest: dict[str, Any])
             "rule": t.rule,
             "reads": list(t.reads),
             "owner": t.owner,
+            "definition_zh": t.definition_zh,
+            "definition_en": t.definition_en,
         }
     manifest["published_skipped"] = skipped
     (folder / "manifest.json").write_text(

@@ -33,6 +33,8 @@ def _evaluated(campaign_id: str) -> dict[str, Any]:
     except Exception:  # no campaign database yet, or the design was never saved
         return {"state": "not saved"}
     row: dict[str, Any] = {"state": str(c.get("state") or ""), "name": c.get("name", "")}
+    if row["state"] not in ("running", "finished"):
+        return row  # nothing sent yet: nothing to measure
     try:
         _, r = service.evaluation(campaign_id, base_engine())
     except Exception as e:  # not run yet: nothing to measure
