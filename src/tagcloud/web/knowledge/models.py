@@ -65,6 +65,7 @@ class QuickPoint(models.Model):
     search_text = models.TextField(blank=True)  # title, knowledge, description, condition, products: searched
     rating_sum = models.PositiveIntegerField(default=0)
     rating_count = models.PositiveIntegerField(default=0)
+    rating_avg = models.FloatField(null=True, blank=True)  # kept with the sum and count: the list sorts by it
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
@@ -72,6 +73,13 @@ class QuickPoint(models.Model):
         verbose_name = _("营销快点")
         verbose_name_plural = _("营销快点")
         ordering = ["-updated_at"]
+        # the wiki home's lists: newest, recently changed, best rated, most used
+        indexes = [
+            models.Index(fields=["-created_at"], name="knowledge_newest"),
+            models.Index(fields=["-updated_at"], name="knowledge_changed"),
+            models.Index(fields=["-rating_avg", "-rating_count"], name="knowledge_best"),
+            models.Index(fields=["-uses"], name="knowledge_used"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.title}"

@@ -177,7 +177,6 @@ def edit_point(point_pk: int, base_version: int, checked: Checked, user: Any, no
             **checked.fields,
         )
         index_search(point)
-        notify_followers(point, user, f"v{point.version}")
     return point
 
 
@@ -208,31 +207,26 @@ def rate(point: QuickPoint, user: Any, stars: int) -> None:
     with transaction.atomic():
         Rating.objects.update_or_create(point=point, user=user, defaults={"stars": stars})
         agg = Rating.objects.filter(point=point).values_list("stars", flat=True)
-        QuickPoint.objects.filter(pk=point.pk).update(rating_sum=sum(agg), rating_count=len(agg))
+        QuickPoint.objects.filter(pk=point.pk).update(
+            rating_sum=sum(agg), rating_count=len(agg), rating_avg=sum(agg) / len(agg)
+        )
 
 
 def comment(point: QuickPoint, user: Any, text: str) -> Comment:
     text = text.strip()
     if not text:
         raise PointError("comment", "write something")
-    c = Comment.objects.create(point=point, user=user, username=user.get_username(), text=text[:MAX_TEXT])
-    notify_followers(point, user, "comment")
-    return c
+    return Comment.objects.create(point=point, user=user, username=user.get_username(), text=text[:MAX_TEXT])
 
 
 def toggle_follow(point: QuickPoint, user: Any) -> bool:
-    """Follow (or stop following) a point; True when the user now follows it."""
+    """Follow (or stop following) a point; True when the user now follows it. Followed points are
+    listed on the user's wiki home, the most recently changed first."""
     gone, _ = Follow.objects.filter(point=point, user=user).delete()
     if gone:
         return False
     Follow.objects.create(point=point, user=user)
     return True
-
-
-def notify_followers(point: QuickPoint, by: Any, what: str) -> int:
-    """Followers see changes on their wiki page ("followed points changed since your last visit");
-    the count of followers told is returned. No mail server is assumed."""
-    return Follow.objects.filter(point=point).exclude(user=by).count()
 
 
 def record_use(point: QuickPoint, kind: str, ref: str, user: Any) -> None:
@@ -404,8 +398,7 @@ def newest(qs: QuerySet[QuickPoint], n: int = 10) -> Sequence[QuickPoint]:
 
 
 def best_rated(qs: QuerySet[QuickPoint], n: int = 10) -> Sequence[QuickPoint]:
-    rated = qs.filter(rating_count__gt=0).annotate(avg=F("rating_sum") * 1.0 / F("rating_count"))
-    return list(rated.order_by("-avg", "-rating_count", "-pk")[:n])
+    return list(qs.filter(rating_avg__isnull=False).order_by("-rating_avg", "-rating_count", "-pk")[:n])
 
 
 def most_used(qs: QuerySet[QuickPoint], n: int = 10) -> Sequence[QuickPoint]:
