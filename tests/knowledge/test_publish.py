@@ -79,6 +79,9 @@ def test_verified_points_round_trip(wh: Path) -> None:
     assert cond == "(tag_0002) AND county_id = 'C01K01'"
     assert products == ("P_CAR",)
     assert reason.startswith("有车一族") and "P_CAR: 车主" in reason
+    # the matching library's adapter reads .condition and .service / .product_id
+    vp = verified_points(wh)[0]
+    assert vp.service == vp.product_id == "P_CAR" and vp.condition == cond
 
 
 def test_no_published_file_means_no_points(tmp_path: Path) -> None:

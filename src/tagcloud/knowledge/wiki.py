@@ -32,6 +32,15 @@ class VerifiedPoint(NamedTuple):
     products: tuple[str, ...]
     reason: str
 
+    @property
+    def service(self) -> str:
+        """The first (best) recommended product, for consumers that take one service per point."""
+        return self.products[0] if self.products else ""
+
+    @property
+    def product_id(self) -> str:
+        return self.service
+
 
 def tag_id(point_pk: int) -> str:
     """The knowledge tag id of quick point number ``point_pk``."""
