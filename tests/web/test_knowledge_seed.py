@@ -63,3 +63,24 @@ def test_seed_points_load_publish_and_good_beat_weak(province: tuple[Path, Path]
     results = evaluate_points(eng, export, seed)
     s = summary(results)
     assert s["good"] > 1.5 and s["good"] > 1.5 * s["weak"], s
+
+
+def test_long_tail_of_a_knowledge_group_product_by_product(province: tuple[Path, Path]) -> None:
+    """The car owners' group holds 车务通 more often than the province (the simulator's holdings
+    follow the same trait), product by product from the catalogue's per-product flags."""
+    from tagcloud.audience.query import AudienceEngine
+    from tagcloud.knowledge.longtail import long_tail, product_columns
+
+    _, wh = province
+    eng = AudienceEngine.open(wh)
+    cols = product_columns(eng)
+    assert "holds_item_vas_cwt" in cols and all(c.startswith("holds_item_") for c in cols)
+    lt = long_tail(eng, eng, "interest_car OR uses_chewutong OR uses_autohome")
+    cwt = next(r for r in lt.products if r.column == "holds_item_vas_cwt")
+    assert cwt.lift is not None and cwt.lift > 1.5, cwt
+    assert 0 <= lt.none_share <= 1 and lt.group_size == eng.count(
+        "interest_car OR uses_chewutong OR uses_autohome"
+    )
+    # every product's province share is its flag's count over the subscribers
+    for r in lt.products:
+        assert r.province_share == eng.count(r.column) / eng.index.subscribers

@@ -13,7 +13,6 @@ if TYPE_CHECKING:
 
 NICHE_SHARE = 0.01  # a product held by under 1% of the province is niche (小众产品)
 NICHE_LIFT = 2.0  # … and called out when the group holds it at least twice as often
-NO_PRODUCT = "(no product)"
 
 
 @dataclass(frozen=True)
@@ -44,13 +43,21 @@ class LongTail:
         return [p for p in self.products if p.niche]
 
 
+PRODUCT_CATEGORIES = ("product_item", "product")  # product by product when the build has it, else by kind
+
+
 def product_columns(engine: AudienceEngine) -> list[str]:
-    """The index's product flags (category ``product``: 产品持有)."""
-    return [
-        n
-        for n, c in engine.index.columns.items()
-        if c.get("kind") == "flag" and c.get("category") == "product"
-    ]
+    """The index's product flags: one per product (category ``product_item``: 产品持有明细) when the
+    build has them, else one per product kind (``product``: 产品持有)."""
+    for category in PRODUCT_CATEGORIES:
+        cols = [
+            n
+            for n, c in engine.index.columns.items()
+            if c.get("kind") == "flag" and c.get("category") == category
+        ]
+        if cols:
+            return cols
+    return []
 
 
 def long_tail(group: AudienceEngine, province: AudienceEngine, condition: str) -> LongTail:
@@ -61,10 +68,12 @@ def long_tail(group: AudienceEngine, province: AudienceEngine, condition: str) -
         raise ValueError("this build has no product flags (category 'product') to compare")
     g = group.profile(condition, cols)
     p = province.profile("TRUE", cols)
+    holds_none = " AND ".join(f"NOT {c}" for c in cols)
     gshare = dict(zip(g["column"].to_list(), g["share"].to_list(), strict=True))
     gmembers = dict(zip(g["column"].to_list(), g["members"].to_list(), strict=True))
     pshare = dict(zip(p["column"].to_list(), p["share"].to_list(), strict=True))
     size = group.count(condition)
+    everyone = province.count("TRUE")
     rows = []
     for c in cols:
         meta = group.index.columns[c]
@@ -87,8 +96,8 @@ def long_tail(group: AudienceEngine, province: AudienceEngine, condition: str) -
     return LongTail(
         condition,
         size,
-        province.count("TRUE"),
+        everyone,
         rows,
-        float(gshare.get(NO_PRODUCT, 0.0)) if size else 0.0,
-        float(pshare.get(NO_PRODUCT, 0.0)),
+        group.count(f"({condition}) AND {holds_none}") / size if size else 0.0,
+        province.count(holds_none) / everyone if everyone else 0.0,
     )
