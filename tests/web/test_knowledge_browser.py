@@ -120,6 +120,19 @@ def test_point_written_rated_edited_verified_tagged_and_campaigned(
     login(page, base, a.username, a.password)
     page.goto(f"{base}/audience/?cond={tag}")
     _wait_count(page, expected)
+    # The customer view (slide 29): a member of the group carries the knowledge label.
+    member = engine(wh, unmask=True).list_members(f"{tag} AND county_id = 'C01K01'", limit=1)["msisdn"][0]
+    page.goto(f"{base}/knowledge/customer/")
+    page.fill("input[name=msisdn]", str(member))
+    page.click("form.filters button[type=submit]")
+    page.wait_for_selector("#knowledge-labels")
+    assert "有车一族" in page.inner_text("#knowledge-labels") and "车主服务" in page.inner_text(
+        "#recommended"
+    )
+    assert str(member) not in page.inner_text("main")  # masked for a county marketer
+    screenshot(page, "knowledge-customer")
+    page.goto(f"{base}/knowledge/")
+    screenshot(page, "knowledge-home")
     page.goto(f"{base}/knowledge/{point.pk}/")
     page.click("#long-tail")
     page.wait_for_selector("#long-tail-table")
