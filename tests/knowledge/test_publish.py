@@ -3,7 +3,9 @@ index whose count is its condition's count, and what the matching library reads.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,3 +98,59 @@ def test_scoped_condition_refuses_odd_levels() -> None:
         scoped_condition("x", "planet", "E")
     with pytest.raises(ValueError):
         PublishedTag("kp_x", "", "", "x", "", "", "")
+
+
+_ATOMS = [
+    "tag_0001",
+    "tag_0002",
+    "tag_0004",
+    "arpu >= 60",
+    "arpu < 30",
+    "brand = 'gotone'",
+    "age_band IN ('18-24', '25-34')",
+]
+
+
+def _condition() -> Any:
+    from hypothesis import strategies as st
+
+    atom = st.sampled_from(_ATOMS)
+    return st.recursive(
+        atom,
+        lambda inner: st.one_of(
+            st.tuples(inner, inner).map(lambda t: f"({t[0]} AND {t[1]})"),
+            st.tuples(inner, inner).map(lambda t: f"({t[0]} OR {t[1]})"),
+            inner.map(lambda c: f"NOT {c}"),
+        ),
+        max_leaves=4,
+    )
+
+
+def test_published_tags_count_as_a_duckdb_scan(wh: Path) -> None:
+    """Law: for any conditions, each knowledge tag the index evaluates holds exactly the rows a
+    DuckDB scan of the wide table selects (NULL as SQL has it: unknown is not selected)."""
+    import duckdb
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from tagcloud.audience.index import build_index
+    from tagcloud.audience.query import AudienceEngine
+    from tagcloud.tags.condition import names_from_kinds, parse_condition
+
+    wide = wh / "wide" / "current" / "wide.parquet"
+    meta = json.loads((wh / "wide" / "current" / "meta.json").read_text(encoding="utf-8"))
+
+    @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(_condition(), min_size=1, max_size=4))
+    def check(conditions: list[str]) -> None:
+        write_published(wh, [_tag(n, c) for n, c in enumerate(conditions, 1)])
+        build_index(wh, quiet=True)
+        eng = AudienceEngine.open(wh)
+        names = names_from_kinds({c["name"]: c["kind"] for c in meta["columns"]})
+        con = duckdb.connect()
+        for n, c in enumerate(conditions, 1):
+            sql = parse_condition(c, names).to_sql()
+            (expected,) = con.execute(f"SELECT count(*) FROM '{wide}' WHERE {sql}").fetchone()  # type: ignore[misc]
+            assert eng.count(f"kp_{n}") == expected, c
+
+    check()
