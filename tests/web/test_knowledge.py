@@ -459,3 +459,37 @@ def test_english_wiki_pages_show_no_chinese(clients: dict[str, Any], kwh: Path) 
         if left:
             found[name] = left
     assert not found, f"English wiki pages still show Chinese: {found}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_verifications_at_once_publish_both(clients: dict[str, Any], kwh: Path) -> None:
+    """Publishing is serialised per warehouse: two editors verifying at the same moment leave one
+    intact index carrying both knowledge tags."""
+    import threading
+
+    from django.db import connection
+
+    from tagcloud.web.knowledge import service
+    from tagcloud.web.knowledge.models import PointStatus, QuickPoint
+
+    a = create(clients["county_marketer"], cond="arpu >= 70")
+    b = create(clients["county_marketer"], cond="tag_0001")
+    QuickPoint.objects.filter(pk__in=[a, b]).update(status=PointStatus.VERIFIED, verified_version=1)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            service.publish(kwh)
+        except BaseException as e:
+            errors.append(e)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    eng = engine(kwh)
+    assert eng.count(f"kp_{a}") == eng.count("arpu >= 70") and eng.count(f"kp_{b}") == eng.count("tag_0001")

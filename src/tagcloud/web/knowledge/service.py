@@ -309,16 +309,24 @@ def published_tags() -> list[Any]:
 def publish(warehouse: Path, reindex: bool = True) -> int:
     """Write the verified points to ``WAREHOUSE/tags/published.json``; with ``reindex`` rebuild the
     audience index of the current wide table so the tags count now (else at the next index)."""
-    from tagcloud.tags.published import write_published
+    import fcntl
 
-    tags = published_tags()
-    write_published(warehouse, tags)
-    if reindex and (warehouse / "wide" / "current" / "wide.parquet").exists():
-        from tagcloud.audience.index import build_index
-        from tagcloud.web.engine import forget_engine
+    from tagcloud.tags.published import published_path, write_published
 
-        build_index(warehouse, quiet=True)
-        forget_engine(warehouse)
+    # Two editors verifying at once must not rebuild the index side by side (one `.building`
+    # folder): publishing is serialised per warehouse, and each run writes every verified point.
+    lock = published_path(warehouse).with_suffix(".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        tags = published_tags()
+        write_published(warehouse, tags)
+        if reindex and (warehouse / "wide" / "current" / "wide.parquet").exists():
+            from tagcloud.audience.index import build_index
+            from tagcloud.web.engine import forget_engine
+
+            build_index(warehouse, quiet=True)
+            forget_engine(warehouse)
     return len(tags)
 
 
