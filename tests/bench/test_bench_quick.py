@@ -172,3 +172,25 @@ def test_regions_quick() -> None:
     assert r.kpis_agree and r.kpi_baseline_seconds > 0
     # the vectorised evaluator and one DuckDB query per rule found the same breaches (and some)
     assert r.regions == 5_000 and r.rules == 5 and r.breaches > 0 and r.breaches_agree
+
+
+@pytest.mark.bench
+def test_knowledge_quick() -> None:
+    # Wiki search (FTS5 trigram vs a LIKE scan) and a point's live count; its own process, as the
+    # benchmark sets up Django with its own database.
+    import json
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "knowledge.py"), "--quick", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert r["points"] == 2_000 and r["queries"] > 0
+    # both searches ran and found the same points (checked query by query); some queries hit
+    assert r["fts_p95_ms"] > 0 and r["like_p95_ms"] > 0, out.stdout
+    assert r["hits"]["nothing-here"] == 0 and r["hits"]["车主"] > 0
+    # the page's live count, the engine's count and the published knowledge tag's count agree
+    assert r["counts_agree"], out.stdout

@@ -259,6 +259,7 @@ def build_index(
         "bytes": sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file()),
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    _add_published_tags(tmp, wh, manifest)
     manifest["lookup_bytes"] = build_row_store(tmp)
     manifest["bytes"] += manifest["lookup_bytes"]
     manifest["build_seconds"] = round((datetime.now(UTC) - started).total_seconds(), 2)
@@ -298,6 +299,71 @@ def build_row_store(folder: Path) -> int:
         json.dumps({"flags": flags, "nullable_flags": nullable}), encoding="utf-8"
     )
     return sum(p.stat().st_size for p in out.iterdir())
+
+
+def _add_published_tags(folder: Path, warehouse: Path, manifest: dict[str, Any]) -> None:
+    """Evaluate the warehouse's published knowledge tags (``tags/published.json``) with the audience
+    engine over the columns just written, and add each as a flag column (category ``knowledge``).
+
+    A tag whose rule no longer checks against this build (a column gone) is left out and named in
+    the manifest's ``published_skipped`` with the checker's message, so one stale point cannot stop
+    the index."""
+    from pyroaring import BitMap
+
+    from tagcloud.audience.query import AudienceEngine
+    from tagcloud.tags.condition import ConditionError
+    from tagcloud.tags.published import CATEGORY, read_published
+
+    tags = read_published(warehouse)
+    if not tags:
+        return
+    engine = AudienceEngine(AudienceIndex(folder), warehouse)
+    names = engine.names(with_groups=False)
+    skipped: dict[str, str] = {}
+    computed: list[tuple[Any, BitMap]] = []
+    for t in tags:
+        if t.id in manifest["columns"]:
+            skipped[t.id] = "a column of the wide table has this name"
+            continue
+        try:
+            from tagcloud.tags.condition import parse_condition
+
+            parse_condition(t.rule, names)
+            computed.append((t, engine.members(t.rule)))
+        except (ConditionError, KeyError) as e:
+            skipped[t.id] = str(e).split("\n")[0]
+    for s in manifest["shards"]:
+        shard_dir = folder / s["folder"]
+        offsets = json.loads((shard_dir / "bitmaps.json").read_text(encoding="utf-8"))
+        size = (shard_dir / "bitmaps.bin").stat().st_size
+        with open(shard_dir / "bitmaps.bin", "ab") as f:
+            for t, members in computed:
+                part = BitMap(members)
+                part.intersection_update(BitMap(range(s["lo"], s["hi"])))
+                part.run_optimize()
+                data = part.serialize()
+                f.write(data)
+                offsets[t.id] = [size, len(data)]
+                size += len(data)
+        (shard_dir / "bitmaps.json").write_text(json.dumps(offsets), encoding="utf-8")
+    for t, members in computed:
+        manifest["columns"][t.id] = {
+            "kind": "flag",
+            "label_zh": t.name_zh,
+            "label_en": t.name_en or t.name_zh,
+            "category": CATEGORY,
+            "nulls": 0,
+            "count": len(members),
+            "rule": t.rule,
+            "reads": list(t.reads),
+            "owner": t.owner,
+            "definition_zh": t.definition_zh,
+            "definition_en": t.definition_en,
+        }
+    manifest["published_skipped"] = skipped
+    (folder / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
 
 
 def _write_bsi(

@@ -13,6 +13,7 @@ from tagcloud.cli import demo as demo_cli
 from tagcloud.cli import ingest as ingest_cli
 from tagcloud.cli import jobs as jobs_cli
 from tagcloud.cli import markets as markets_cli
+from tagcloud.cli import knowledge as knowledge_cli
 from tagcloud.cli import models as models_cli
 from tagcloud.cli import realtime as realtime_cli
 from tagcloud.cli import security as security_cli
@@ -52,6 +53,7 @@ security_cli.register(app)
 sim_cli.register(app)
 web_cli.register(app)
 tags_cli.register(app)
+knowledge_cli.register(app)
 
 
 def main() -> None:

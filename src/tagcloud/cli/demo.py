@@ -123,6 +123,14 @@ def demo(
         "   the planted anomalies found by the default rules",
         ["alerts", "planted", "--truth", str(export / "ground_truth"), "-w", str(warehouse)],
     )
+    _step(
+        "   营销快点吧: the demo's quick points, verified ones as knowledge tags",
+        ["knowledge", "load", "--warehouse", str(warehouse)],
+    )
+    _step(
+        "   quick points against the planted truth",
+        ["knowledge", "evaluate", "--truth", str(export), "--warehouse", str(warehouse)],
+    )
     if serve:
         _step(
             f"8. Serve on http://{host}:{port}/",

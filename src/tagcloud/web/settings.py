@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "axes",
     "tagcloud.web.security",
     "tagcloud.web.jobs",
+    "tagcloud.web.knowledge",
 ]
 
 MIDDLEWARE = [

@@ -32,6 +32,7 @@ urlpatterns = [
     path("alerts/", include("tagcloud.web.alerts.urls")),
     path("account/", include("tagcloud.web.security.urls")),
     path("jobs/", include("tagcloud.web.jobs.urls")),
+    path("knowledge/", include("tagcloud.web.knowledge.urls")),
     path("login/", auth_views.LoginView.as_view(template_name="login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -118,6 +118,12 @@ def entries(columns: dict[str, dict[str, Any]]) -> dict[str, Entry]:
                 str(meta.get("kind")),
                 meta.get("kind") == "flag",
             )
+            if "rule" in meta:  # a published knowledge tag (tagcloud.tags.published): 口径, owner, rule
+                e.definition_zh = str(meta.get("definition_zh") or "")
+                e.definition_en = str(meta.get("definition_en") or "")
+                e.owner = str(meta.get("owner") or "")
+                e.status = "online"
+                e.extra = {"rule": meta["rule"], "reads": list(meta.get("reads") or [])}
         e.count = meta.get("count") if meta.get("kind") == "flag" else meta.get("count", None)
         if meta.get("kind") == "enum":
             e.count = sum(int(v) for v in (meta.get("counts") or {}).values())
