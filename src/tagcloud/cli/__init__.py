@@ -10,6 +10,7 @@ from tagcloud.cli import campaign as campaign_cli
 from tagcloud.cli import data as data_cli
 from tagcloud.cli import demo as demo_cli
 from tagcloud.cli import ingest as ingest_cli
+from tagcloud.cli import matching as matching_cli
 from tagcloud.cli import models as models_cli
 from tagcloud.cli import sim as sim_cli
 from tagcloud.cli import tags as tags_cli
@@ -42,6 +43,7 @@ models_cli.register(app)
 sim_cli.register(app)
 web_cli.register(app)
 tags_cli.register(app)
+matching_cli.register(app)
 
 
 def main() -> None:
