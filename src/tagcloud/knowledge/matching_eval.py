@@ -159,6 +159,25 @@ def expected_hit(prop: np.ndarray, cr: np.ndarray, service: np.ndarray, channel:
     return out
 
 
+def random_expectation(
+    prop: np.ndarray, cr: np.ndarray, eligible: np.ndarray, channel: np.ndarray
+) -> np.ndarray:
+    """Expected P(accept) of a uniformly random service among each subscriber's ``eligible`` ones,
+    via ``channel`` (0 for a subscriber with none): the exact mean, no draw."""
+    n_el = eligible.sum(axis=1)
+    p_ch = prop * cr[np.arange(len(channel)), channel][:, None]
+    return np.where(n_el > 0, (p_ch * eligible).sum(axis=1) / np.maximum(n_el, 1), 0.0)
+
+
+def popular_top(eligible: np.ndarray, popular: np.ndarray) -> np.ndarray:
+    """The first service of ``popular`` (indices, most popular first) each subscriber may get, or -1."""
+    S = eligible.shape[1]
+    pop_rank = np.empty(S, np.int64)
+    pop_rank[popular] = np.arange(S)
+    key = np.where(eligible, pop_rank[None, :], S + 1)
+    return np.where(eligible.any(axis=1), key.argmin(axis=1), -1)
+
+
 def _row(name: str, service: np.ndarray, hit: np.ndarray) -> Row:
     ok = service >= 0
     return Row(name, float(ok.mean()), float(hit[ok].mean()) if ok.any() else 0.0, float(hit.mean()))
@@ -259,15 +278,12 @@ def evaluate(
     eligible = ~tin.held
     p_ch = prop * cr[np.arange(len(t_idx)), channel][:, None]
     n_el = eligible.sum(axis=1)
-    rnd_hit = np.where(n_el > 0, (p_ch * eligible).sum(axis=1) / np.maximum(n_el, 1), 0.0)
+    rnd_hit = random_expectation(prop, cr, eligible, channel)
     rows.append(
         Row("random", float((n_el > 0).mean()), float(rnd_hit[n_el > 0].mean()), float(rnd_hit.mean()))
     )
     # most popular not held (popularity measured on the fit subscribers)
-    pop_rank = np.empty(len(sids), np.int64)
-    pop_rank[lib.popular] = np.arange(len(sids))
-    key = np.where(eligible, pop_rank[None, :], len(sids) + 1)
-    popular = np.where(eligible.any(axis=1), key.argmin(axis=1), -1)
+    popular = popular_top(eligible, lib.popular)
     rows.append(_row("most_popular", popular, expected_hit(prop, cr, popular, channel)))
     # ALS on the same service history
     fit_items = sp.csr_matrix(fin.held[fit_rows].astype(np.float32))
