@@ -140,3 +140,11 @@ def test_cluster_quick() -> None:
     # the same rows in both layouts gave the same wide table; both builds really ran every source
     assert r.subscribers > 250 and r.rows > 10_000 and r.identical is True
     assert r.clustered_seconds > 0 and r.arrival_seconds > 0 and "voice" in r.sources
+
+
+@pytest.mark.bench
+def test_matching_quick() -> None:
+    r = _load("matching").main(["--quick"])
+    # every subscriber got a match, and the row-by-row baseline gave the same top service and channel
+    assert r.subscribers == 20_000 and r.services >= 20 and r.coverage == 1.0
+    assert r.agree and r.baseline_rows == 2_000 and r.baseline_seconds > 0

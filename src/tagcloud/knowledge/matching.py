@@ -654,10 +654,21 @@ def apply(lib: Library, inp: Inputs, layers: Sequence[int] = (1, 2, 3, 4)) -> Sc
         score[new] = sc[new] if isinstance(sc, np.ndarray) and sc.shape == mask.shape else sc
         reason[new] = rs[new] if isinstance(rs, np.ndarray) else rs
 
+    def put_col(lay: int, j: int, mask: np.ndarray, sc: np.ndarray | float, rs: int) -> None:
+        # one service's column: the same rule without [n, S] temporaries
+        new = mask & (layer[:, j] == 0) & eligible[:, j]
+        layer[new, j] = lay
+        score[new, j] = sc[new] if isinstance(sc, np.ndarray) else sc
+        reason[new, j] = rs
+
     want = set(layers)
-    for j, m in enumerate(lib.models):
-        if m.result is not None and m.status == "ok":
-            prop[:, j] = model_score(m.result, inp.features)
+    from threadpoolctl import threadpool_limits
+
+    # one OpenMP thread: on a shared machine spinning threads cost more than they save (see propensity)
+    with threadpool_limits(limits=1, user_api="openmp"):
+        for j, m in enumerate(lib.models):
+            if m.result is not None and m.status == "ok":
+                prop[:, j] = model_score(m.result, inp.features)
     if Layer.MODEL in want:
         for j, m in enumerate(lib.models):
             if m.status != "ok":
@@ -665,11 +676,7 @@ def apply(lib: Library, inp: Inputs, layers: Sequence[int] = (1, 2, 3, 4)) -> Sc
             s = lib.services[j]
             reasons.append((f"数据挖掘模型: {s.name}倾向得分前{lib.config.model_share:.0%} (AUC {m.auc:.2f})",
                             f"propensity model: top {lib.config.model_share:.0%} for {s.name_en} (AUC {m.auc:.2f})"))  # fmt: skip
-            col = np.zeros((n, S), bool)
-            col[:, j] = prop[:, j] >= m.cut
-            sc = np.zeros((n, S), np.float32)
-            sc[:, j] = prop[:, j]
-            put(Layer.MODEL, col, sc, len(reasons) - 1)
+            put_col(Layer.MODEL, j, prop[:, j] >= m.cut, prop[:, j], len(reasons) - 1)
     if Layer.EXPERIENCE in want:
         # strongest evidence first, so a pair met by several items carries the best one's reason
         for e_i in np.argsort(-lib.evidence_rate, kind="stable"):
@@ -680,9 +687,13 @@ def apply(lib: Library, inp: Inputs, layers: Sequence[int] = (1, 2, 3, 4)) -> Sc
             reasons.append((f"营销经验: {e.reason} (命中人群持有率是全省的{lib.evidence_lift[e_i]:.1f}倍)",
                             f"marketers' experience ({e.source}): {e.condition} → {lib.services[j].name_en} "
                             f"(lift {lib.evidence_lift[e_i]:.1f})"))  # fmt: skip
-            col = np.zeros((n, S), bool)
-            col[:, j] = inp.evidence_hits[:, e_i]
-            put(Layer.EXPERIENCE, col, np.full((n, S), lib.evidence_rate[e_i], np.float32), len(reasons) - 1)
+            put_col(
+                Layer.EXPERIENCE,
+                j,
+                inp.evidence_hits[:, e_i],
+                float(lib.evidence_rate[e_i]),
+                len(reasons) - 1,
+            )
     if Layer.SEGMENT in want:
         seg = inp.segment()
         base = len(reasons)
@@ -697,14 +708,13 @@ def apply(lib: Library, inp: Inputs, layers: Sequence[int] = (1, 2, 3, 4)) -> Sc
         svc = lib.segment_services[seg]  # [n, k]
         rate = lib.segment_rate[seg]
         for k in range(svc.shape[1]):
-            ok = svc[:, k] >= 0
-            col = np.zeros((n, S), bool)
-            col[np.flatnonzero(ok), svc[ok, k]] = True
-            sc = np.zeros((n, S), np.float32)
-            sc[np.flatnonzero(ok), svc[ok, k]] = rate[ok, k]
-            rs = np.zeros((n, S), np.int32)
-            rs[np.flatnonzero(ok), svc[ok, k]] = base + seg[ok] * svc.shape[1] + k
-            put(Layer.SEGMENT, col, sc, rs)
+            r_ = np.flatnonzero(svc[:, k] >= 0)
+            j_ = svc[r_, k]
+            new = (layer[r_, j_] == 0) & eligible[r_, j_]
+            r_, j_ = r_[new], j_[new]
+            layer[r_, j_] = Layer.SEGMENT
+            score[r_, j_] = rate[r_, k]
+            reason[r_, j_] = base + seg[r_] * svc.shape[1] + k
     if Layer.BRAND_FIT in want:
         cell = inp.brand_code().astype(np.int64) * 3 + inp.handset_class()
         base = len(reasons)
