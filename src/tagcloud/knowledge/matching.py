@@ -635,17 +635,36 @@ class Scored:
     model_score: np.ndarray  # [n, S] float32: layer-1 propensity of every pair (0 if no model)
 
 
-def apply(lib: Library, inp: Inputs, layers: Sequence[int] = (1, 2, 3, 4)) -> Scored:
-    """Score every subscriber × service with the chosen layers (held and unsupported pairs excluded)."""
-    from tagcloud.models.propensity import score as model_score
+def model_scores(lib: Library, inp: Inputs) -> np.ndarray:
+    """[n, S] float32: every layer-1 model's propensity for every subscriber (0 without a model)."""
+    from threadpoolctl import threadpool_limits
 
+    from tagcloud.models.propensity import _matrix
+
+    prop = np.zeros((inp.n, len(inp.services)), np.float32)
+    usable = [(j, mm) for j, mm in enumerate(lib.models) if mm.result is not None and mm.status == "ok"]
+    if not usable:
+        return prop
+    x, _ = _matrix(inp.features, usable[0][1].result.features)  # type: ignore[union-attr]  # one matrix for all
+    # one OpenMP thread: on a shared machine spinning threads cost more than they save (see propensity)
+    with threadpool_limits(limits=1, user_api="openmp"):
+        for j, mm in usable:
+            prop[:, j] = mm.result.model.predict_proba(x)[:, 1]  # type: ignore[union-attr]
+    return prop
+
+
+def apply(
+    lib: Library, inp: Inputs, layers: Sequence[int] = (1, 2, 3, 4), prop: np.ndarray | None = None
+) -> Scored:
+    """Score every subscriber × service with the chosen layers (held and unsupported pairs excluded).
+
+    ``prop``: the layer-1 model scores if already computed (:func:`model_scores`)."""
     n, S = inp.n, len(inp.services)
     eligible = ~inp.held & inp.supported()
     layer = np.zeros((n, S), np.int8)
     score = np.zeros((n, S), np.float32)
     reason = np.full((n, S), -1, np.int32)
     reasons: list[tuple[str, str]] = []
-    prop = np.zeros((n, S), np.float32)
 
     def put(lay: int, mask: np.ndarray, sc: np.ndarray, rs: np.ndarray | int) -> None:
         # a pair keeps its highest-priority layer; later (lower) layers only fill the gaps
@@ -662,13 +681,8 @@ def apply(lib: Library, inp: Inputs, layers: Sequence[int] = (1, 2, 3, 4)) -> Sc
         reason[new, j] = rs
 
     want = set(layers)
-    from threadpoolctl import threadpool_limits
-
-    # one OpenMP thread: on a shared machine spinning threads cost more than they save (see propensity)
-    with threadpool_limits(limits=1, user_api="openmp"):
-        for j, m in enumerate(lib.models):
-            if m.result is not None and m.status == "ok":
-                prop[:, j] = model_score(m.result, inp.features)
+    if prop is None:
+        prop = model_scores(lib, inp)
     if Layer.MODEL in want:
         for j, m in enumerate(lib.models):
             if m.status != "ok":
