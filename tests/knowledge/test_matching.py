@@ -290,3 +290,23 @@ def test_the_split_is_fixed_by_number() -> None:
     a, b = ev._test_mask(ms, 0.5, 0), ev._test_mask(ms[::-1], 0.5, 0)[::-1]
     assert (a == b).all() and 0.4 < a.mean() < 0.6
     assert not (ev._test_mask(ms, 0.5, 1) == a).all()
+
+
+def test_cli_show_and_its_errors(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tagcloud.cli import app
+
+    e = m.Evidence("car_owner", "VAS_CWT", "车主")
+    inp = inputs(2, evidence=[e], evidence_hits=np.array([[True], [False]]))
+    sc = m.apply(library(inp), inp)
+    matches, _ = m.tables(inp, sc, m.rank(sc, 3), np.array([0, 3], np.int8))
+    runner = CliRunner()
+    missing = runner.invoke(app, ["matching", "show", "13800000000", "-w", str(tmp_path)])
+    assert missing.exit_code == 2 and "matching build" in missing.output
+    (tmp_path / "matching").mkdir()
+    pq.write_table(matches, tmp_path / "matching" / "matches.parquet")
+    ok = runner.invoke(app, ["matching", "show", "13800000000", "-w", str(tmp_path)])
+    assert ok.exit_code == 0 and "1. VAS_CWT" in ok.output and "via sms" in ok.output
+    unknown = runner.invoke(app, ["matching", "show", "13899999999", "-w", str(tmp_path)])
+    assert unknown.exit_code == 1

@@ -295,6 +295,8 @@ def evaluate(
     for lay in (1, 2, 3, 4):
         t = top_of((lay,))
         rows.append(_row(f"layer_{lay}_only", t, expected_hit(prop, cr, t, channel)))
+    t = top_of((2, 3, 4))  # the seed's order without the models: what layer 1 adds or costs
+    rows.append(_row("layers_2_3_4", t, expected_hit(prop, cr, t, channel)))
     base = rows[1].hit_rate
     for r in rows:
         r.vs_random = r.hit_rate / base if base else 0.0
