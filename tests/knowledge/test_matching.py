@@ -310,3 +310,34 @@ def test_cli_show_and_its_errors(tmp_path: Path) -> None:
     assert ok.exit_code == 0 and "1. VAS_CWT" in ok.output and "via sms" in ok.output
     unknown = runner.invoke(app, ["matching", "show", "13899999999", "-w", str(tmp_path)])
     assert unknown.exit_code == 1
+
+
+def test_wiki_points_become_one_evidence_per_product(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import sys
+    import types
+    from typing import NamedTuple
+
+    class Point(NamedTuple):  # the wiki's VerifiedPoint contract: id, condition, products, reason
+        point_id: str
+        condition: str
+        products: tuple[str, ...]
+        reason: str
+
+    seen: list[object] = []
+
+    def verified_points(warehouse: object = None) -> list[Point]:
+        seen.append(warehouse)
+        return [Point("kp_1", "car_owner", ("VAS_CWT", "MB_MUSIC"), "车主: 车务通")]
+
+    mod = types.ModuleType("tagcloud.knowledge.wiki")
+    mod.verified_points = verified_points  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tagcloud.knowledge.wiki", mod)
+    got = m.wiki_evidence(tmp_path)
+    assert seen == [tmp_path]
+    assert [(e.condition, e.service, e.source) for e in got] == [
+        ("car_owner", "VAS_CWT", "wiki"),
+        ("car_owner", "MB_MUSIC", "wiki"),
+    ]
+    assert m.to_evidence(("music_fan", "MB_MUSIC", "r"), "x") == m.Evidence("music_fan", "MB_MUSIC", "r", "x")
+    with pytest.raises(m.MatchingError):
+        m.to_evidence(object())

@@ -190,18 +190,29 @@ def rule_tag_evidence() -> list[Evidence]:
     return list(RULE_TAG_EVIDENCE)
 
 
-def wiki_evidence() -> list[Evidence]:
+def wiki_evidence(warehouse: str | Path | None = None) -> list[Evidence]:
     """Layer-2 evidence from the knowledge wiki's verified quick points, when the wiki is installed.
 
-    The wiki exposes ``tagcloud.knowledge.wiki.verified_points()``; each point is a
-    ``(condition, service, reason)`` tuple or an object with ``condition``, ``service`` (or
-    ``product_id``) and ``reason``. Without the wiki there is no such evidence (an empty list).
+    The wiki exposes ``tagcloud.knowledge.wiki.verified_points(warehouse)``; each point is a
+    ``(condition, service, reason)`` tuple or an object with ``condition``, ``products`` (or one
+    ``service`` / ``product_id``) and ``reason``: one piece of evidence per recommended product.
+    Without the wiki there is no such evidence (an empty list).
     """
     try:
         from tagcloud.knowledge.wiki import verified_points  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return []
-    return [to_evidence(p, source="wiki") for p in verified_points()]
+    out: list[Evidence] = []
+    for p in verified_points(warehouse):
+        products = getattr(p, "products", None)
+        if products and not isinstance(p, Evidence):
+            out += [
+                Evidence(str(p.condition), str(x), str(getattr(p, "reason", "") or ""), "wiki")
+                for x in products
+            ]
+        else:
+            out.append(to_evidence(p, source="wiki"))
+    return out
 
 
 def to_evidence(point: Any, source: str = "wiki") -> Evidence:
@@ -346,6 +357,8 @@ def load(
 
         names = load_effective_catalogue(wh).names()
     wide_path = Path(wide) if wide else wh / "wide" / "current"
+    if evidence is None:
+        evidence = rule_tag_evidence() + wiki_evidence(wh)
     return load_tables(con, wide_path, services, evidence, names, as_of)
 
 
@@ -375,7 +388,7 @@ def load_tables(
         if need not in cols:
             raise MatchingError(f"the wide table at {wide_path} has no {need!r} column (segments need it)")
     known = {s.service_id for s in services}
-    ev_all = list(evidence) if evidence is not None else rule_tag_evidence() + wiki_evidence()
+    ev_all = list(evidence) if evidence is not None else rule_tag_evidence()
     usable: list[tuple[Evidence, str]] = []
     rejected: list[tuple[Evidence, str]] = []
     for e in ev_all:
