@@ -944,13 +944,13 @@ def build(
     cfg = config or MatchingConfig()
     with job("matching", total=4, unit="steps", quiet=quiet) as j:
         inp = load(wh, evidence)
-        j.advance(rows=0, note="inputs")
+        j.advance(rows=1, note="inputs")
         lib = fit(inp, config=cfg)
-        j.advance(rows=0, note="fit")
+        j.advance(rows=1, note="fit")
         sc = apply(lib, inp)
         rk = rank(sc, cfg.top_k)
         channel = choose_channel(inp, response_channels(wh, inp.msisdn))
-        j.advance(rows=0, note="ranked")
+        j.advance(rows=1, note="ranked")
         matches, per_sub = tables(inp, sc, rk, channel)
         out = wh / "matching"
         out.mkdir(parents=True, exist_ok=True)
@@ -962,7 +962,7 @@ def build(
             for e, why in inp.rejected
         ]
         (out / "library.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
-        j.advance(rows=0, note="written")
+        j.advance(rows=1, note="written")
     by_layer = {LAYER_NAMES[Layer(v)][1]: int((rk.layer[:, 0] == v).sum()) for v in (1, 2, 3, 4)}
     return BuildSummary(
         subscribers=inp.n,
