@@ -194,3 +194,11 @@ def test_knowledge_quick() -> None:
     assert r["hits"]["nothing-here"] == 0 and r["hits"]["车主"] > 0
     # the page's live count, the engine's count and the published knowledge tag's count agree
     assert r["counts_agree"], out.stdout
+
+
+@pytest.mark.bench
+def test_matching_quick() -> None:
+    r = _load("matching").main(["--quick"])
+    # every subscriber got a match, and the row-by-row baseline gave the same top service and channel
+    assert r.subscribers == 20_000 and r.services >= 20 and r.coverage == 1.0
+    assert r.agree and r.baseline_rows == 2_000 and r.baseline_seconds > 0

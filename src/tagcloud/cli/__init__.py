@@ -14,6 +14,7 @@ from tagcloud.cli import ingest as ingest_cli
 from tagcloud.cli import jobs as jobs_cli
 from tagcloud.cli import markets as markets_cli
 from tagcloud.cli import knowledge as knowledge_cli
+from tagcloud.cli import matching as matching_cli
 from tagcloud.cli import models as models_cli
 from tagcloud.cli import realtime as realtime_cli
 from tagcloud.cli import security as security_cli
@@ -54,6 +55,7 @@ sim_cli.register(app)
 web_cli.register(app)
 tags_cli.register(app)
 knowledge_cli.register(app)
+matching_cli.register(app)
 
 
 def main() -> None:

@@ -105,6 +105,14 @@ def demo(
         ["models", "evaluate", "--truth", str(export / "ground_truth"), "--warehouse", str(warehouse)],
     )
     _step("5. Build every attribute and tag", ["build", "--warehouse", str(warehouse)])
+    _step(
+        "5b. Customer–service–channel matching library (republishes the wide table with match_* tags)",
+        ["matching", "build", "--warehouse", str(warehouse)],
+    )
+    _step(
+        "5c. The matching library against the planted acceptance",
+        ["matching", "evaluate", "--truth", str(export), "--warehouse", str(warehouse)],
+    )
     _step("6. Index the audiences", ["audience", "index", "--warehouse", str(warehouse)])
     _realtime_steps(directory, export, warehouse, days)
     _step(

@@ -5,4 +5,7 @@ tags and what other systems read of them (:mod:`.wiki`, e.g. the matching librar
 ``verified_points()``), a group's product penetration against the province (:mod:`.longtail`),
 the demo's seed points (:mod:`.seed`). The pages and the stored wiki (versions, ratings, comments,
 follows) are the Django app ``tagcloud.web.knowledge``.
+
+The customer–service–channel matching library (seed 002) is :mod:`.matching` (evaluation in
+:mod:`.matching_eval`): four layers of evidence, one of them the wiki's verified points.
 """

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "tagcloud.web.security",
     "tagcloud.web.jobs",
     "tagcloud.web.knowledge",
+    "tagcloud.web.matching",
 ]
 
 MIDDLEWARE = [

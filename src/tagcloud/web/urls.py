@@ -33,6 +33,7 @@ urlpatterns = [
     path("account/", include("tagcloud.web.security.urls")),
     path("jobs/", include("tagcloud.web.jobs.urls")),
     path("knowledge/", include("tagcloud.web.knowledge.urls")),
+    path("matching/", include("tagcloud.web.matching.urls")),
     path("login/", auth_views.LoginView.as_view(template_name="login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
