@@ -1,5 +1,5 @@
-"""Fixtures of the real-time tests: one contact memory per backend (SQLite always, Redis when one
-answers at 127.0.0.1:6379), so the same tests run against both."""
+"""Real-time tests: every store runs on SQLite and on PostgreSQL (skipped with the reason when absent);
+the contact memory on SQLite and on Redis (skipped with the reason when none answers at 127.0.0.1:6379)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.campaigns.conftest import PG_DSN, postgres_unavailable
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -54,3 +56,21 @@ def ledger(tmp_path: Path) -> Iterator[Any]:
 
     with ContactLedger(f"sqlite:///{tmp_path / 'ledger.db'}") as led:
         yield led
+
+
+@pytest.fixture(
+    params=[pytest.param("sqlite"), pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('rt') / 'rt.db'}"
+        return
+    reason = postgres_unavailable()
+    if reason:
+        pytest.skip(reason)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    yield f"{PG_DSN}?schema={schema}"
+    import psycopg
+
+    with psycopg.connect(PG_DSN, autocommit=True) as c:
+        c.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

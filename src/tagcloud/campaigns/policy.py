@@ -705,6 +705,42 @@ class ContactLedger:
             )
         return sorted(rows)
 
+    def claim_ids(self, contact_ids: Sequence[int], now: dt.datetime) -> list[tuple[Any, ...]]:
+        """``claim_due`` for named contacts (the event worker's outbox): due RESERVED ones → SUBMITTING.
+
+        Rows: (contact_id, msisdn, offer_id, sub_campaign). Offers accepted meanwhile are cancelled.
+        """
+        if not contact_ids:
+            return []
+        db = self.db
+        ids = ", ".join(str(int(c)) for c in contact_ids)  # integers only: nothing of a user's text
+        with db.transaction():
+            db.q(
+                f"UPDATE contacts SET status=?, status_at=?, detail='accepted elsewhere' WHERE contact_id IN ({ids}) "
+                "AND status=? AND kind='marketing' AND EXISTS (SELECT 1 FROM acceptances a WHERE a.msisdn=contacts.msisdn "
+                "AND a.offer_id=contacts.offer_id)",
+                (ContactStatus.CANCELLED.value, epoch(now), ContactStatus.RESERVED.value),
+            )
+            rows = db.q(
+                f"UPDATE contacts SET status=?, status_at=? WHERE contact_id IN ({ids}) AND status=? AND contact_at <= ? "
+                "RETURNING contact_id, msisdn, offer_id, sub_campaign",
+                (ContactStatus.SUBMITTING.value, epoch(now), ContactStatus.RESERVED.value, epoch(now)),
+            )
+        return sorted(rows)
+
+    def recover_ids(self, contact_ids: Sequence[int], now: dt.datetime) -> int:
+        """``recover`` for named contacts: those left SUBMITTING by a dead sender become UNKNOWN."""
+        if not contact_ids:
+            return 0
+        ids = ", ".join(str(int(c)) for c in contact_ids)
+        with self.db.transaction():
+            rows = self.db.q(
+                "UPDATE contacts SET status=?, status_at=?, detail='sender stopped before the channel answered' "
+                f"WHERE contact_id IN ({ids}) AND status=? RETURNING 1",
+                (ContactStatus.UNKNOWN.value, epoch(now), ContactStatus.SUBMITTING.value),
+            )
+        return len(rows)
+
     def recover(self, campaign_id: str, wave: int, channel: str, now: dt.datetime) -> int:
         """After a crash: contacts left SUBMITTING may have been sent; mark them UNKNOWN (never resent)."""
         with self.db.transaction():

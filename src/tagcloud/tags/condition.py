@@ -84,6 +84,7 @@ _SQL_OPERATOR: dict[type[exp.Expr], str] = {
 }
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 GROUP_FUNCTION = "in_group"
+EVENT_TABLE = "event"  # event rules name the event's fields ``event.<field>``
 MAX_LENGTH = 20_000  # a condition longer than this is a mistake or an attack, not a segment
 
 
@@ -131,6 +132,7 @@ class Condition:
     tree: exp.Expr
     names: frozenset[str]
     groups: frozenset[str]
+    event_fields: frozenset[str] = frozenset()  # ``event.<field>`` names used (event rules only)
 
     def to_sql(
         self,
@@ -145,6 +147,8 @@ class Condition:
         """
         tree = self.tree.copy()
         for column in list(tree.find_all(exp.Column)):
+            if column.table == EVENT_TABLE:
+                continue  # event fields stay ``"event"."field"``: the caller names its event relation so
             if qualify is not None:
                 column.set("table", exp.to_identifier(qualify, quoted=True))
         for call in list(tree.find_all(exp.Anonymous)):
@@ -160,9 +164,19 @@ class Condition:
 
 
 def parse_condition(
-    text: str, names: Mapping[str, NameInfo], *, allow_expressions: bool = False
+    text: str,
+    names: Mapping[str, NameInfo],
+    *,
+    allow_expressions: bool = False,
+    event_names: Mapping[str, NameInfo] | None = None,
 ) -> Condition:
-    """Parse ``text`` and check it against ``names``; return a :class:`Condition` or raise ConditionError."""
+    """Parse ``text`` and check it against ``names``; return a :class:`Condition` or raise ConditionError.
+
+    ``event_names`` (event rules): the fields of one event type, keyed ``event.<field>``
+    (``realtime.events.event_names``). The condition may then name them next to the catalogue's
+    names, and may compare a name with another name (``event.city <> city_id``), which an event
+    predicate evaluates row by row but a bitmap engine could not.
+    """
     if not isinstance(text, str):
         raise ConditionError(f"a condition must be text, not {type(text).__name__}", "")
     if not text.strip():
@@ -172,14 +186,16 @@ def parse_condition(
     _check_tokens(text)
     try:
         tree = sqlglot.parse_one(text, read="duckdb")
-        checker = _Checker(text, names, allow_expressions)
+        checker = _Checker(text, names, allow_expressions, event_names)
         tree = checker.normalise(tree)
         checker.boolean(tree)
     except (ParseError, TokenError) as e:
         raise _parse_error(text, e) from None
     except RecursionError:
         raise ConditionError("the condition is nested too deeply", text) from None
-    return Condition(text, tree, frozenset(checker.names), frozenset(checker.groups))
+    return Condition(
+        text, tree, frozenset(checker.names), frozenset(checker.groups), frozenset(checker.event_fields)
+    )
 
 
 def _check_tokens(text: str) -> None:
@@ -251,12 +267,20 @@ def _parse_error(text: str, e: Exception) -> ConditionError:
 class _Checker:
     """Walks a parsed tree: checks node types, names, kinds and literals; collects names used."""
 
-    def __init__(self, text: str, names: Mapping[str, NameInfo], allow_expressions: bool) -> None:
+    def __init__(
+        self,
+        text: str,
+        names: Mapping[str, NameInfo],
+        allow_expressions: bool,
+        event_names: Mapping[str, NameInfo] | None = None,
+    ) -> None:
         self.text = text
         self.catalogue = {k.lower(): v for k, v in names.items()}
         self.allow_expressions = allow_expressions
+        self.events = {k.lower(): v for k, v in event_names.items()} if event_names is not None else None
         self.names: set[str] = set()
         self.groups: set[str] = set()
+        self.event_fields: set[str] = set()
 
     # -- positions and errors -----------------------------------------------------------------
     def span(self, node: exp.Expr) -> tuple[int, int]:
@@ -373,20 +397,45 @@ class _Checker:
 
     # -- names ------------------------------------------------------------------------------------
     def name(self, column: exp.Column) -> NameInfo:
+        if column.table and (
+            self.events is None or column.table.lower() != EVENT_TABLE or column.args.get("db")
+        ):
+            hint = " (event fields are event.<field>, in event rules)" if self.events is None else ""
+            raise self.error(f"'{self.snippet(column)}': use a plain name, without a table{hint}", column)
         if column.table:
-            raise self.error(f"'{self.snippet(column)}': use a plain name, without a table", column)
+            return self.event_field(column)
         key = column.name.lower()
         info = self.catalogue.get(key)
         if info is None or info.kind == NameKind.GROUP:
             candidates = [k for k, v in self.catalogue.items() if v.kind != NameKind.GROUP]
+            pool = {k: v.name for k, v in self.catalogue.items() if v.kind != NameKind.GROUP}
+            if self.events is not None:  # `province` written for `event.province`
+                for k, v in self.events.items():
+                    candidates.append(k.removeprefix(f"{EVENT_TABLE}."))
+                    pool.setdefault(k.removeprefix(f"{EVENT_TABLE}."), v.name)
             close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
             raise self.error(
                 f"unknown name {key!r}",
                 column,
                 name=key,
-                suggestion=self.catalogue[close[0]].name if close else None,
+                suggestion=pool[close[0]] if close else None,
             )
         self.names.add(info.name)
+        return info
+
+    def event_field(self, column: exp.Column) -> NameInfo:
+        assert self.events is not None
+        key = f"{EVENT_TABLE}.{column.name.lower()}"
+        info = self.events.get(key)
+        if info is None:
+            close = difflib.get_close_matches(key, list(self.events), n=1, cutoff=0.6)
+            raise self.error(
+                f"unknown event field {key!r} for this event type",
+                column,
+                name=key,
+                suggestion=self.events[close[0]].name if close else None,
+            )
+        self.event_fields.add(info.name)
         return info
 
     def group(self, node: exp.Anonymous) -> None:
@@ -456,9 +505,14 @@ class _Checker:
     def comparison(self, node: exp.Expr) -> None:
         left, right = node.this, node.expression
         op = _SQL_OPERATOR[type(node)]
-        if not self.allow_expressions and (not isinstance(left, exp.Column) or not _is_literal(right)):
+        two_names = isinstance(left, exp.Column) and isinstance(right, exp.Column)
+        if (
+            not self.allow_expressions
+            and not (two_names and self.events is not None)
+            and (not isinstance(left, exp.Column) or not _is_literal(right))
+        ):
             bad = right if isinstance(left, exp.Column) else left
-            if isinstance(left, exp.Column) and isinstance(right, exp.Column):
+            if two_names:
                 raise self.error(
                     "comparing two names is not allowed in an audience condition: compare a name "
                     "with a value",

@@ -361,6 +361,27 @@ class SmsRun:
     reconnects: int = 0
 
 
+def submit_claimed(
+    ledger: ContactLedger, client: SmppClient, messages: Sequence[tuple[int, str, str]], run: SmsRun
+) -> list[SubmitResult]:
+    """Submit claimed (SUBMITTING) contacts as (contact_id, msisdn, text); their statuses go to the
+    ledger and the counts to ``run``. Used by campaign waves and by the real-time event worker."""
+    results = client.submit_many(messages)
+    ledger.set_status(
+        [(r.ref, r.status.value, r.message_id) for r in results],
+        dt.datetime.now(),
+        only_from=[ContactStatus.SUBMITTING],
+    )
+    for r in results:
+        if r.status == ContactStatus.SUBMITTED:
+            run.submitted += 1
+        elif r.status == ContactStatus.FAILED:
+            run.failed += 1
+        else:
+            run.unknown += 1
+    return results
+
+
 def send_wave(
     ledger: ContactLedger,
     client: SmppClient,
@@ -403,19 +424,7 @@ def send_wave(
         rows = ledger.claim_due(campaign_id, wave, "sms", now, batch or client.window)
         if not rows:
             break
-        results = client.submit_many([(cid, m, render(m, offer, sub)) for cid, m, offer, sub in rows])
-        ledger.set_status(
-            [(r.ref, r.status.value, r.message_id) for r in results],
-            dt.datetime.now(),
-            only_from=[ContactStatus.SUBMITTING],
-        )
-        for r in results:
-            if r.status == ContactStatus.SUBMITTED:
-                run.submitted += 1
-            elif r.status == ContactStatus.FAILED:
-                run.failed += 1
-            else:
-                run.unknown += 1
+        submit_claimed(ledger, client, [(cid, m, render(m, offer, sub)) for cid, m, offer, sub in rows], run)
         flush()
         if on_batch is not None:
             on_batch(len(rows))
