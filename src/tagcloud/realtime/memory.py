@@ -19,7 +19,7 @@ import datetime as dt
 import json
 import sqlite3
 import threading
-import uuid
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -240,9 +240,11 @@ class RedisMemory(MemoryStore):
         if not entries:
             return
         key = self.prefix + msisdn
-        # score = time, so a back-dated entry (late feedback, a rebuild) sorts where it belongs; a
-        # random tail keeps two identical touches apart (a set would merge them)
-        members = {f"{e.as_json()}|{uuid.uuid4().hex[:12]}": epoch(e.at) for e in entries}
+        # score = time, so a back-dated entry (late feedback, a rebuild) sorts where it belongs; the
+        # member starts with the insertion time in ns, so touches at the same second keep the order
+        # they were recorded in (a sorted set orders ties by member) and two identical ones stay two
+        t = time.time_ns()
+        members = {f"{t + k:020d}|{e.as_json()}": epoch(e.at) for k, e in enumerate(entries)}
         with self.client.pipeline(transaction=True) as p:
             p.zadd(key, members)
             p.zremrangebyrank(key, 0, -self.keep - 1)
@@ -250,7 +252,7 @@ class RedisMemory(MemoryStore):
 
     def recall(self, msisdn: str, limit: int = 50) -> list[Recollection]:
         raw: list[bytes] = self.client.zrevrange(self.prefix + msisdn, 0, limit - 1)  # type: ignore[assignment]
-        return [Recollection.from_json(r.rsplit(b"|", 1)[0]) for r in raw]
+        return [Recollection.from_json(r.split(b"|", 1)[1]) for r in raw]
 
     def forget(self, msisdn: str) -> None:
         self.client.delete(self.prefix + msisdn)
