@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from tagcloud.campaigns.design import CampaignDesign
     from tagcloud.realtime.engine import Matcher, SubscriberTable
     from tagcloud.realtime.rulestore import ActiveRule, RuleStore
+    from tagcloud.tags.condition import NameInfo
 
 DEFAULT_BUDGET_MS = 50.0
 REFUSED_QUIET_DAYS = 7  # an offer refused anywhere is not offered again for a week
@@ -172,6 +173,8 @@ class Decider:
         fallback: Fallback | None = None,
         budget_ms: float = DEFAULT_BUDGET_MS,
         clock: Callable[[], dt.datetime] = dt.datetime.now,
+        names: Mapping[str, NameInfo] | None = None,
+        load_subscribers: Callable[[set[str]], SubscriberTable] | None = None,
     ) -> None:
         from tagcloud.realtime.worker import create_tables
 
@@ -187,6 +190,8 @@ class Decider:
         self.fallback_offer = fallback
         self.budget_ms = budget_ms
         self.clock = clock
+        self.names = names  # the whole catalogue, when the subscriber table holds only some columns
+        self.load_subscribers = load_subscribers  # reads the columns a newly switched-on rule needs
         self._lock = threading.Lock()
         create_tables(ledger)
         # the touchpoint looks rule fires up by subscriber; the worker's own index is by rule
@@ -200,7 +205,12 @@ class Decider:
 
     # ---- rules --------------------------------------------------------------------------------
     def _refresh_rules(self) -> None:
-        if self.rules is None or time.monotonic() - self._rules_at < RULE_RELOAD_S:
+        if time.monotonic() - self._rules_at < RULE_RELOAD_S:
+            return
+        if self.rules is None:
+            if self.load_subscribers is not None and self.subscribers is None:
+                self.subscribers = self.load_subscribers(self.subscriber_columns())
+            self._rules_at = time.monotonic()
             return
         from tagcloud.realtime.engine import Matcher
         from tagcloud.realtime.events import EventType
@@ -212,8 +222,13 @@ class Decider:
         active = self.rules.active_rules()
         self._active = {r.rule_id: r for r in active}
         visit = [r for r in active if r.design.event_type == EventType.TOUCHPOINT_VISIT]
-        names = self.subscribers.names if self.subscribers is not None else {}
-        self._matcher = Matcher(visit, names) if visit and self.subscribers is not None else None
+        names = self.names or (self.subscribers.names if self.subscribers is not None else {})
+        matcher = Matcher(visit, names) if visit else None
+        need = (matcher.subscriber_columns() if matcher else set()) | self.subscriber_columns()
+        have = set(self.subscribers.columns) if self.subscribers is not None else set()
+        if self.load_subscribers is not None and not need <= have:
+            self.subscribers = self.load_subscribers(need | have)
+        self._matcher = matcher if self.subscribers is not None else None
         self._revision = rev
 
     def subscriber_columns(self) -> set[str]:
@@ -271,12 +286,12 @@ class Decider:
         check: Callable[[str], None],
         t0: float,
     ) -> OfferDecision:
-        row = self._row(msisdn)
-        fields = _fields(msisdn, row)
         cands: list[RankedOffer] = []
         with self._lock:
             self._refresh_rules()
             check("reading the rules")
+            row = self._row(msisdn)
+            fields = _fields(msisdn, row)
             cands += self._campaign_offers(msisdn, channel, now, fields)
             check("campaign offers")
             cands += self._fired_rule_offers(msisdn, channel, now)

@@ -290,3 +290,8 @@ def groups(request: HttpRequest) -> Any:
 from tagcloud.web.campaigns.api import router as _touchpoints  # noqa: E402
 
 api.add_router("/touchpoints", _touchpoints)
+
+# Next-best-offer decisions for channel systems and agents (real-time marketing).
+from tagcloud.web.realtime.api import router as _decide  # noqa: E402
+
+api.add_router("/touchpoints", _decide)

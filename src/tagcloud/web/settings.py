@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "tagcloud.web.accounts",
     "tagcloud.web.audiences",
     "tagcloud.web.taglib",
+    "tagcloud.web.realtime",
 ]
 
 MIDDLEWARE = [
