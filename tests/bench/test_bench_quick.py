@@ -140,3 +140,15 @@ def test_cluster_quick() -> None:
     # the same rows in both layouts gave the same wide table; both builds really ran every source
     assert r.subscribers > 250 and r.rows > 10_000 and r.identical is True
     assert r.clustered_seconds > 0 and r.arrival_seconds > 0 and "voice" in r.sources
+
+
+@pytest.mark.bench
+def test_realtime_quick() -> None:
+    r = _load("realtime").main(["--quick"])
+    assert r.subscribers == 50_000 and r.rules == 200 and r.events == 20_000
+    # the engine and the DuckDB baseline found the same (event, rule) pairs, and some exist
+    assert r.pairs_engine == r.pairs_duckdb > 0
+    assert r.engine_rate > 0 and r.duckdb_rate > 0 and r.parse_rate > 0
+    if r.js_skipped is None:  # a JetStream server answered: every event went through it
+        assert r.js_events == 3_000 and r.js_rate > 0 and r.js_latency_ms
+    assert r.rule_contacts > 0 and r.batch_contacts > r.rule_contacts and r.acceptance_ratio > 0

@@ -202,3 +202,44 @@ def test_rules_reload_without_restart(env) -> None:  # type: ignore[no-untyped-d
     w.run(idle_timeout=0.2, poll=0.05)
     assert outcomes(ledger)["ev-3"][0] == Outcome.NO_MATCH.value
     assert w.stats.rule_reloads == 3
+
+
+def test_batch_lists_and_the_worker_racing_never_exceed_the_cap(env, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    bus, ledger, store = env
+    activate(store, roam_rule(cap_per_subscriber=5, priority=1))
+    subs = [s for s in range(100, 200) if s % 10]
+    events = [roam(k * 1000 + s, s, NOON + dt.timedelta(minutes=k)) for k in range(4) for s in subs]
+    bus.publish([e.to_json() for e in events])
+    errors: list[BaseException] = []
+
+    def batch() -> None:
+        try:
+            with ContactLedger(db_url) as other:
+                for k in range(4):
+                    ms = [msisdn(s) for s in subs]
+                    other.reserve_list([f"CMP{k}"] * len(ms), ms, ["X"] * len(ms), [1] * len(ms), "sms", NOON)
+        except BaseException as e:  # surfaced below
+            errors.append(e)
+
+    t = threading.Thread(target=batch)
+    w = Worker(
+        bus,
+        ledger,
+        store,
+        subscribers(),
+        clock="event",
+        batch=20,
+        lateness=Lateness(max_future=dt.timedelta(hours=12)),
+    )
+    t.start()
+    w.run(idle_timeout=0.3, poll=0.02)
+    t.join()
+    assert not errors
+    assert ledger.cap_violations() == []
+    held = ledger.db.q(
+        "SELECT msisdn, count(*) FROM contacts WHERE channel='sms' AND status='reserved' GROUP BY 1 ORDER BY 2 DESC"
+    )
+    assert held and held[0][1] == 3  # every subscriber at the cap, none over it
+    assert w.stats.outcomes.get("contacted", 0) + w.stats.outcomes.get("blocked", 0) > 0

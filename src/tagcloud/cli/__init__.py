@@ -11,6 +11,7 @@ from tagcloud.cli import data as data_cli
 from tagcloud.cli import demo as demo_cli
 from tagcloud.cli import ingest as ingest_cli
 from tagcloud.cli import models as models_cli
+from tagcloud.cli import realtime as realtime_cli
 from tagcloud.cli import sim as sim_cli
 from tagcloud.cli import tags as tags_cli
 from tagcloud.cli import web as web_cli
@@ -39,6 +40,7 @@ audience_cli.register(app)
 campaign_cli.register(app)
 ingest_cli.register(app)
 models_cli.register(app)
+realtime_cli.register(app)
 sim_cli.register(app)
 web_cli.register(app)
 tags_cli.register(app)

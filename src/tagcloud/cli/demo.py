@@ -90,6 +90,7 @@ def demo(
     )
     _step("5. Build every attribute and tag", ["build", "--warehouse", str(warehouse)])
     _step("6. Index the audiences", ["audience", "index", "--warehouse", str(warehouse)])
+    _realtime_steps(directory, export, warehouse, days)
     _step(
         "7. Web platform: database, reference data, demo accounts",
         ["web", "load-reference", "--warehouse", str(warehouse)],
@@ -101,6 +102,46 @@ def demo(
             f"8. Serve on http://{host}:{port}/",
             ["serve", "--host", host, "--port", str(port), "--warehouse", str(warehouse)],
         )
+
+
+def _realtime_steps(directory: Path, export: Path, warehouse: Path, days: int) -> None:
+    """6b. A real-time rule: simulate a day of events, approve a rule, backtest it, run the worker."""
+    import datetime as dt
+
+    from tagcloud.campaigns.channels.smsc import LocalSmsc
+    from tagcloud.sim.simulate import DEFAULT_START
+
+    day, rt = (DEFAULT_START + dt.timedelta(days=days)).isoformat(), directory / "realtime"
+    rt.mkdir(exist_ok=True)
+    db, bus, events = (
+        f"sqlite:///{(rt / 'realtime.db').resolve()}",
+        f"sqlite:///{(rt / 'events.db').resolve()}",
+        rt / "events.jsonl",
+    )
+    rule = {"rule_id": "quota_pack", "name": "流量用量达80%推荐10GB流量包", "event_type": "quota_80",
+            "condition": "arpu_3m >= 30", "offer_id": "DP_10G", "script": "您本月流量已用80%，10GB流量包20元，回复KT办理",
+            "valid_from": "2026-01-01", "valid_until": "2027-12-31", "region_id": "", "control_share": 0.2}  # fmt: skip
+    (rt / "rule.json").write_text(json.dumps(rule, ensure_ascii=False), encoding="utf-8")
+    (rt / "realtime.db").unlink(missing_ok=True)
+    (rt / "events.db").unlink(missing_ok=True)
+    _step(f"6b. Real time: one day of events ({day})", ["realtime", "simulate", str(export), "--day", day, "--out", str(events), "--bad-share", "0.001", "--publish", bus])  # fmt: skip
+    _step(
+        "   a rule, approved and switched on", ["realtime", "rule-create", str(rt / "rule.json"), "--db", db]
+    )
+    _step("   backtest on the day's events", ["realtime", "backtest", "quota_pack", "--events", str(events), "--db", db, "--warehouse", str(warehouse)])  # fmt: skip
+    for action in ("submit", "approve", "activate"):
+        _step(f"   {action}", ["realtime", "rule", action, "quota_pack", "--db", db, "--approver"])
+    with LocalSmsc(port=_free_port(), rate=2000) as smsc:
+        _step("   the event worker (SMS over SMPP to the local SMSC)", ["realtime", "worker", "--bus", bus, "--db", db, "--warehouse", str(warehouse), "--smsc", f"127.0.0.1:{smsc.port}", "--rate", "1000", "--clock", "event", "--idle-timeout", "1", "--max-future-hours", "24"])  # fmt: skip
+    _step("   the rule's report", ["realtime", "report", "quota_pack", "--db", db])
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def register(app: typer.Typer) -> None:

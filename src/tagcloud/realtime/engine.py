@@ -110,6 +110,39 @@ class SubscriberTable:
         table = rel.select(*[f'"{c}"' for c in sel]).to_arrow_table()
         return cls.from_arrow(table, names)
 
+    @classmethod
+    def from_export(cls, export: Path | str) -> SubscriberTable:
+        """Operator data of a raw export (no tag build needed; demos and tests): ``brand``,
+        ``payment_type``, ``age_band``, ``city_id`` (home region) and ``arpu`` (mean of the bills)."""
+        import duckdb
+
+        root = Path(export)
+        if not (root / "subscribers").is_dir():
+            raise FileNotFoundError(
+                f"{root} has no subscribers/ folder: not an export of the canonical model"
+            )
+        t = (
+            duckdb.connect()
+            .sql(
+                "SELECT s.msisdn, s.brand, s.payment_type, s.age_band, s.home_region_id AS city_id, b.arpu "
+                "FROM read_parquet($subs) s LEFT JOIN (SELECT msisdn, avg(arpu)::DOUBLE AS arpu "
+                "FROM read_parquet($bills) GROUP BY 1) b USING (msisdn)",
+                params={
+                    "subs": f"{root}/subscribers/**/*.parquet",
+                    "bills": f"{root}/billing_monthly/**/*.parquet",
+                },
+            )
+            .to_arrow_table()
+        )
+        names = {
+            "brand": NameInfo("brand", NameKind.ENUM, ("gotone", "mzone", "easyown")),
+            "payment_type": NameInfo("payment_type", NameKind.TEXT),
+            "age_band": NameInfo("age_band", NameKind.TEXT),
+            "city_id": NameInfo("city_id", NameKind.TEXT),
+            "arpu": NameInfo("arpu", NameKind.NUMBER),
+        }
+        return cls.from_arrow(t, names)
+
     def __len__(self) -> int:
         return len(self.msisdn)
 

@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from tagcloud.tags.condition import NameInfo, NameKind
@@ -146,7 +147,7 @@ class Event:
             separators=(",", ":"),
         ).encode()
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         """Hash of what the event says (not its id): tells a redelivery from a reused id."""
         h = hashlib.blake2b(digest_size=8)
