@@ -28,6 +28,7 @@ urlpatterns = [
     path("customer/", customer.customer, name="customer"),
     path("audit/", home.audit_log, name="audit"),
     path("campaigns/", include("tagcloud.web.campaigns.urls")),
+    path("realtime/", include("tagcloud.web.realtime.urls")),
     path("login/", auth_views.LoginView.as_view(template_name="login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
