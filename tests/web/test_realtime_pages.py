@@ -88,3 +88,27 @@ def test_agent_page_in_region_only(clients: dict[str, Any], warehouse: Any) -> N
     assert post(agent, "/realtime/agent/", {"msisdn": other, "channel": "10086"}).status_code == 404
     assert clients["analyst"].get("/realtime/agent/").status_code == 403
     _ = dt
+
+
+def test_english_pages_show_no_chinese(clients: dict[str, Any], warehouse: Any) -> None:
+    from .conftest import REGIONS, synth_regions
+    from .test_i18n import _english, chinese_shown
+
+    m = _english(clients["county_marketer"])
+    assert post(m, "/realtime/rules/new/", FORM).status_code == 302
+    admin = _english(clients["province_admin"])
+    agent = _english(clients["channel_agent"])
+    n = number_in(warehouse, "township_id = 'C01K01T01'")
+    pages = {
+        "rules": m.get("/realtime/rules/"),
+        "rule": m.get("/realtime/rules/roam_gd/"),
+        "form": m.get("/realtime/rules/new/"),
+        "edit": m.get("/realtime/rules/roam_gd/edit/"),
+        "check": post(m, "/realtime/rules/check/", {"condition": "arpuu >= 1", "event_type": "roam_in"}),
+        "keys": admin.get("/realtime/keys/"),
+        "agent": post(agent, "/realtime/agent/", {"msisdn": n, "channel": "10086"}),
+    }
+    data = {FORM["name"], FORM["script"]} | {r["name"] for r in REGIONS + synth_regions()}
+    found = {k: chinese_shown(r.content.decode(), data) for k, r in pages.items()}
+    assert all(r.status_code == 200 for r in pages.values()), {k: r.status_code for k, r in pages.items()}
+    assert not any(found.values()), found
