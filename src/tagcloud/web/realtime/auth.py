@@ -60,11 +60,24 @@ class SessionOrKey(APIKeyHeader):
         assert found is not None
         request.api_key = found
         request._tagcloud_scope = key_scope(found)
-        ApiKey.objects.filter(pk=found.pk).update(last_used_at=timezone.now())
+        _touch(found)
         return found
 
 
 SESSION_OR_KEY = SessionOrKey()
+_last_touch: dict[int, float] = {}
+TOUCH_EVERY_S = 60.0  # "last used" to the minute: a write per call would cost more than the call
+
+
+def _touch(key: Any) -> None:
+    import time
+
+    from tagcloud.web.realtime.models import ApiKey
+
+    now = time.monotonic()
+    if now - _last_touch.get(key.pk, -1e9) >= TOUCH_EVERY_S:
+        _last_touch[key.pk] = now
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
 
 
 def touchpoint_caller(request: HttpRequest, channel: str) -> None:
