@@ -69,6 +69,7 @@ def test_rule_to_agent_in_the_browser(
     page.fill("#condition", "event.province = 'guangdong' AND arpuu >= 50")
     page.wait_for_selector("#cond-check .cond-error")
     assert "arpu" in page.inner_text("#cond-check code")
+    screenshot(page, "realtime-rule-form")
     page.fill("#condition", "event.province = 'guangdong' AND arpu >= 50")
     page.wait_for_selector("#cond-ok")
     page.fill("input[name=offer_id]", "ROAM_GD_30")
@@ -78,8 +79,7 @@ def test_rule_to_agent_in_the_browser(
     page.fill("input[name=control_pct]", "0")
     page.fill("input[name=valid_from]", (dt.date.today() - dt.timedelta(days=7)).isoformat())
     page.fill("input[name=priority]", "5")
-    screenshot(page, "realtime-rule-form")
-    page.locator("#save-rule").dispatch_event("click")
+    page.click("#save-rule")
     page.wait_for_selector("#state:has-text('draft'), #form-error")
     assert page.locator("#form-error").count() == 0, page.inner_text("#form-error")
 
