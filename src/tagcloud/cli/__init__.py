@@ -14,6 +14,7 @@ from tagcloud.cli import models as models_cli
 from tagcloud.cli import realtime as realtime_cli
 from tagcloud.cli import sim as sim_cli
 from tagcloud.cli import tags as tags_cli
+from tagcloud.cli import touchpoint as touchpoint_cli
 from tagcloud.cli import web as web_cli
 
 app = typer.Typer(
@@ -44,6 +45,7 @@ realtime_cli.register(app)
 sim_cli.register(app)
 web_cli.register(app)
 tags_cli.register(app)
+touchpoint_cli.register(app)
 
 
 def main() -> None:
