@@ -112,3 +112,22 @@ def test_english_pages_show_no_chinese(clients: dict[str, Any], warehouse: Any) 
     found = {k: chinese_shown(r.content.decode(), data) for k, r in pages.items()}
     assert all(r.status_code == 200 for r in pages.values()), {k: r.status_code for k, r in pages.items()}
     assert not any(found.values()), found
+
+
+def test_keys_in_the_admin(clients: dict[str, Any]) -> None:
+    from tagcloud.web.realtime.models import ApiKey
+
+    admin = clients["province_admin"]
+    r = post(
+        admin,
+        "/admin/realtime/apikey/add/",
+        {"name": "web hall", "channels": '["web_hall"]', "region": "C01"},
+    )
+    assert r.status_code == 302, r.content.decode()[:2000]
+    key = ApiKey.objects.get(name="web hall")
+    shown = [str(m) for m in admin.get("/admin/realtime/apikey/").context["messages"]]
+    text = next(s.split(": ")[-1] for s in shown if "tck_" in s)
+    assert ApiKey.find(text) == (key, "") and key.channels == ["web_hall"]
+    r = post(admin, "/admin/realtime/apikey/", {"action": "revoke", "_selected_action": [key.pk]})
+    assert r.status_code == 302 and ApiKey.find(text)[1] == "revoked key"
+    assert clients["county_marketer"].get("/admin/realtime/apikey/").status_code in (302, 403)
