@@ -21,9 +21,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import socket
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -80,6 +80,7 @@ class Result:
     js_decided_latency_ms: dict[str, float] = field(default_factory=dict)
     js_half_rate: float = 0.0
     js_skipped: str | None = None
+    ledger: str = "sqlite"
     rule_acceptance: float = 0.0
     batch_acceptance: float = 0.0
     acceptance_ratio: float = 0.0
@@ -270,9 +271,42 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def bench_jetstream(r: Result, subs: SubscriberTable, rules: list[ActiveRule], n: int) -> None:
+# the half-load publisher: paces the file's events at a rate, 5 ms at a time, and logs when each left
+_PUBLISHER = """
+import sys, time
+from tagcloud.realtime.nats import JetStreamBus
+prefix, wire, rate, out = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
+lines = [x for x in open(wire, 'rb').read().split(b'\\n') if x]
+ids = [x.split(b'"id":"', 1)[1].split(b'"', 1)[0].decode() for x in lines]
+bus = JetStreamBus('nats://127.0.0.1:4222', prefix=prefix, consumer='publisher-unused')
+step = max(1, int(rate / 200))
+start = time.perf_counter()
+with open(out, 'w') as f:
+    for i in range(0, len(lines), step):
+        wait = start + i / rate - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        now = time.time() * 1000
+        bus.publish(lines[i:i + step])
+        f.write(''.join(f'{e}\\t{now}\\n' for e in ids[i:i + step]))
+bus.close()
+"""
+
+
+def _wait_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"the SMSC did not listen on port {port}")
+
+
+def bench_jetstream(
+    r: Result, subs: SubscriberTable, rules: list[ActiveRule], n: int, ledger_url: str | None = None
+) -> None:
     from tagcloud.campaigns.channels.smpp import SmppClient
-    from tagcloud.campaigns.channels.smsc import LocalSmsc
     from tagcloud.campaigns.policy import ContactLedger
     from tagcloud.campaigns.workflow import Actor
     from tagcloud.realtime.bus import BusError
@@ -289,6 +323,9 @@ def bench_jetstream(r: Result, subs: SubscriberTable, rules: list[ActiveRule], n
         return
     tmp = Path(tempfile.mkdtemp(prefix="rtbench-"))
     url = f"sqlite:///{tmp / 'ledger.db'}"
+    if ledger_url:  # e.g. PostgreSQL, in a schema of its own
+        url = f"{ledger_url}{'&' if '?' in ledger_url else '?'}schema=rtbench_{uuid.uuid4().hex[:8]}"
+    r.ledger = url.split(":", 1)[0]
     owner, approver = Actor("b", "province", "44"), Actor("a", "province", "44", can_approve=True)
     store = RuleStore(url)
     for ar in rules:
@@ -298,12 +335,37 @@ def bench_jetstream(r: Result, subs: SubscriberTable, rules: list[ActiveRule], n
         store.activate(ar.rule_id, owner)
     ledger = ContactLedger(url)
     lateness = Lateness(max_past=dt.timedelta(days=3650), max_future=dt.timedelta(days=3650))
+    port = _free_port()
+    # the SMSC and the half-load publisher run in processes of their own, as they would in production:
+    # in this one they would compete with the worker for the interpreter lock
+    smsc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from tagcloud.cli import main; main()",
+            "smsc",
+            "--port",
+            str(port),
+            "--rate",
+            "1000000",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        with (
-            LocalSmsc(port=_free_port(), rate=1e6, receipt_delay=0.05) as smsc,
-            SmppClient("127.0.0.1", smsc.port, window=64, rate=1e6) as smpp,
-        ):
-            worker = Worker(bus, ledger, store, subs, smpp=smpp, clock="wall", lateness=lateness, batch=2000)
+        _wait_port(port)
+        with SmppClient("127.0.0.1", port, window=64, rate=1e6) as smpp:
+            worker = Worker(
+                bus,
+                ledger,
+                store,
+                subs,
+                smpp=smpp,
+                clock="wall",
+                lateness=lateness,
+                batch=2000,
+                sender_thread=True,
+            )
             # 1. a backlog: publish n events, then time the worker through all of them
             events = make_events(n, subs, seed=11, prefix=f"{prefix}a")
             bus.publish([e.to_json() for e in events])
@@ -312,36 +374,26 @@ def bench_jetstream(r: Result, subs: SubscriberTable, rules: list[ActiveRule], n
                 worker.step(timeout=0.5)
             r.js_rate = n / (time.perf_counter() - t)
             r.js_events = n
-            r.js_sms = worker.stats.sms.submitted
-            # 2. half that rate from a second publisher: event → SMS submitted
+            # 2. half that rate from a second process: event -> SMS submitted
             half = r.js_rate / 2
             r.js_half_rate = half
             m = max(2000, min(n, int(half * 4)))
             evs = make_events(m, subs, seed=12, prefix=f"{prefix}b")
-            sent_ms: dict[str, float] = {}
-            pub = JetStreamBus("nats://127.0.0.1:4222", prefix=prefix, consumer="publisher-unused")
-
-            def publish() -> None:
-                start = time.perf_counter()
-                step = max(1, int(half / 200))  # every 5 ms
-                for i in range(0, m, step):
-                    due = start + i / half
-                    wait = due - time.perf_counter()
-                    if wait > 0:
-                        time.sleep(wait)
-                    chunk = evs[i : i + step]
-                    now = time.time() * 1000
-                    for e in chunk:
-                        sent_ms[e.event_id] = now
-                    pub.publish([e.to_json() for e in chunk])
-
-            th = threading.Thread(target=publish)
+            wire, sent_file = tmp / "half.jsonl", tmp / "sent.tsv"
+            wire.write_bytes(b"\n".join(e.to_json() for e in evs) + b"\n")
+            pub = subprocess.Popen(
+                [sys.executable, "-c", _PUBLISHER, prefix, str(wire), str(half), str(sent_file)]
+            )
             base = worker.stats.decided + worker.stats.dead
-            th.start()
             while worker.stats.decided + worker.stats.dead < base + m:
                 worker.step(timeout=0.005)
-            th.join()
-            pub.close()
+            if pub.wait(60) != 0:
+                raise RuntimeError("the publisher process failed")
+            worker.stop_sender()  # the outbox drained: every due SMS submitted
+            sent_ms = {}
+            for line in sent_file.read_text(encoding="utf-8").splitlines():
+                eid, ms = line.split("\t")
+                sent_ms[eid] = float(ms)
             rows = ledger.db.q(
                 "SELECT event_id, decided_ms, submitted_ms FROM rt_decisions WHERE event_id LIKE ?",
                 (f"{prefix}b-%",),
@@ -350,11 +402,19 @@ def bench_jetstream(r: Result, subs: SubscriberTable, rules: list[ActiveRule], n
             sms = [s - sent_ms[e] for e, _, s in rows if s is not None and e in sent_ms]
             q = lambda xs: {f"p{p}": float(np.percentile(xs, p)) for p in (50, 99)} if xs else {}  # noqa: E731
             r.js_latency_ms, r.js_decided_latency_ms = q(sms), q(dec)
+            r.js_sms = worker.stats.sms.submitted
     finally:
+        smsc.terminate()
+        smsc.wait(10)
         bus.delete_streams()
         bus.close()
         ledger.close()
         store.close()
+        if ledger_url and "schema=" in url:
+            import psycopg
+
+            with psycopg.connect(ledger_url.split("?")[0], autocommit=True) as c:
+                c.execute(f'DROP SCHEMA IF EXISTS "{url.rsplit("schema=", 1)[1]}" CASCADE')
 
 
 def bench_acceptance(r: Result, n_subs: int) -> None:
@@ -429,6 +489,9 @@ def main(argv: list[str] | None = None) -> Result:
     ap.add_argument("--batch", type=int, default=5000)
     ap.add_argument("--js-events", type=int, default=50_000)
     ap.add_argument("--sim-subscribers", type=int, default=20_000)
+    ap.add_argument(
+        "--ledger", default=None, help="ledger URL for the JetStream run (default: a temporary SQLite)"
+    )
     ap.add_argument("--skip", nargs="*", default=[], choices=["process", "jetstream", "acceptance"])
     a = ap.parse_args(argv)
     if a.quick:
@@ -450,12 +513,13 @@ def main(argv: list[str] | None = None) -> Result:
             f"whole pipeline {r.pipeline_rate:,.0f} ev/s (target 80,000)"
         )
     if "jetstream" not in a.skip:
-        bench_jetstream(r, subs, rules, a.js_events)
+        bench_jetstream(r, subs, rules, a.js_events, a.ledger)
         if r.js_skipped:
             print(f"JetStream: skipped: {r.js_skipped}")
         else:
             print(
-                f"JetStream end to end ({r.js_events:,} events, {r.js_sms:,} SMS): {r.js_rate:,.0f} ev/s (target 25,000)\n"
+                f"JetStream end to end ({r.js_events:,} events, {r.js_sms:,} SMS, ledger on {r.ledger}): "
+                f"{r.js_rate:,.0f} ev/s (target 25,000)\n"
                 f"  at {r.js_half_rate:,.0f} ev/s: event → decided {r.js_decided_latency_ms}, "
                 f"event → SMS submitted {r.js_latency_ms} ms (target p99 < 50)"
             )

@@ -320,3 +320,34 @@ def test_concurrent_senders_claim_each_contact_once(ledger_url: str) -> None:
     for t in ts:
         t.join()
     assert len(claimed) == 400 and len(set(claimed)) == 400
+
+
+def test_reserve_many_decides_as_reserve_in_turn(
+    ledger_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """One transaction for a micro-batch of requests (the event worker's), the same decisions."""
+    import random
+
+    rng = random.Random(5)
+    base = dt.datetime(2026, 11, 10, 9, 0)
+    reqs = [
+        ContactRequest(
+            f"rule:r{rng.randint(0, 3)}",
+            f"1380000{rng.randint(0, 9):04d}",
+            "sms",
+            base + dt.timedelta(hours=rng.randint(0, 14)),
+            offer_id=f"O{rng.randint(0, 2)}",
+            priority=rng.randint(0, 3),
+            wave=i,
+        )
+        for i in range(60)
+    ]
+    other = f"sqlite:///{tmp_path_factory.mktemp('one_by_one') / 'l.db'}"
+    with ContactLedger(ledger_url) as many, ContactLedger(other) as single:
+        for led in (many, single):
+            led.set_do_not_disturb(["13800000003"])
+        got = many.reserve_many(reqs)
+        want = [single.reserve(r) for r in reqs]
+        assert [(g.decision, g.send_at) for g in got] == [(w.decision, w.send_at) for w in want]
+        assert many.cap_violations() == []
+        assert {Decision.CAPPED, Decision.RESERVED, Decision.DO_NOT_DISTURB} <= {g.decision for g in got}

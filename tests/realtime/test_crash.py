@@ -19,7 +19,7 @@ from tagcloud.realtime.bus import open_bus
 from tagcloud.realtime.rulestore import RuleStore
 
 from .helpers import DAY, NAMES, activate, free_port, roam, roam_rule
-from .test_bus import NATS_URL, nats_unavailable
+from .test_bus import NATS_URL, nats_unavailable, settled_pending
 
 RUNNER = Path(__file__).with_name("crash_runner.py")
 N_SUBS = 3000
@@ -73,7 +73,7 @@ def test_kill_9_mid_stream_loses_nothing_and_sends_nothing_twice(transport: str,
     # no event lost: every published event has exactly one decision (the key is the event id)
     assert set(decided) == {e.event_id for e in events}
     with open_bus(bus_url, **kw) as bus:
-        assert bus.pending() == 0
+        assert settled_pending(bus) == 0
         assert bus.dead_letters() == []
         if transport == "nats":
             bus.delete_streams()  # type: ignore[attr-defined]

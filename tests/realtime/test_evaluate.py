@@ -12,8 +12,9 @@ from tagcloud.campaigns.channels.smsc import LocalSmsc
 from tagcloud.campaigns.policy import ContactLedger
 from tagcloud.realtime.bus import SqliteBus
 from tagcloud.realtime.engine import SubscriberTable
-from tagcloud.realtime.evaluate import backtest, evaluate_rule, format_report, simulate_responses
+from tagcloud.realtime.evaluate import backtest, evaluate_rule, format_report
 from tagcloud.realtime.events import EventType, Lateness
+from tagcloud.realtime.responses import simulate_responses
 from tagcloud.realtime.rulestore import RuleDesign, RuleStore
 from tagcloud.realtime.worker import Worker
 from tagcloud.sim.events import simulate_events

@@ -43,7 +43,10 @@ def outcomes(ledger: ContactLedger) -> dict[str, tuple[str, str | None]]:
     return {e: (o, r) for e, o, r in ledger.db.q("SELECT event_id, outcome, reason FROM rt_decisions")}
 
 
-def test_rule_matches_under_the_one_policy_and_counts_reconcile(env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("sender_thread", [False, True], ids=["inline-sender", "sender-thread"])
+def test_rule_matches_under_the_one_policy_and_counts_reconcile(
+    env, tmp_path: Path, sender_thread: bool
+) -> None:  # type: ignore[no-untyped-def]
     bus, ledger, store = env
     activate(store, roam_rule())
     ledger.set_do_not_disturb([msisdn(152)])
@@ -78,7 +81,7 @@ def test_rule_matches_under_the_one_policy_and_counts_reconcile(env, tmp_path: P
         LocalSmsc(port=free_port(), rate=5000, receipt_delay=0.01, journal=journal) as smsc,
         SmppClient("127.0.0.1", smsc.port, window=8, rate=2000) as c,
     ):
-        w = run(bus, ledger, store, [*events, *bad], smpp=c)
+        w = run(bus, ledger, store, [*events, *bad], smpp=c, sender_thread=sender_thread)
     got = outcomes(ledger)
     assert got["ev-1"] == (Outcome.CONTACTED.value, None)
     assert got["ev-2"][0] == got["ev-3"][0] == got["ev-4"][0] == Outcome.NO_MATCH.value

@@ -327,90 +327,106 @@ class ContactLedger:
     def reserve(self, req: ContactRequest) -> Reservation:
         """Decide one contact under the policy and, if allowed, take its slot — atomically."""
         _check_request(req)
+        with self.db.transaction():
+            return self._reserve_locked(req)
+
+    def reserve_many(self, reqs: Sequence[ContactRequest]) -> list[Reservation]:
+        """Several single reservations in one transaction: the same decisions as ``reserve`` called
+        for each in turn (requests for one subscriber keep their order), one commit for all. Subscribers
+        are locked in msisdn order, so two callers cannot deadlock on PostgreSQL."""
+        for r in reqs:
+            _check_request(r)
+        out: list[Reservation | None] = [None] * len(reqs)
+        with self.db.transaction():
+            for i in sorted(range(len(reqs)), key=lambda k: reqs[k].msisdn):
+                out[i] = self._reserve_locked(reqs[i])
+        return [r for r in out if r is not None]
+
+    def _reserve_locked(self, req: ContactRequest) -> Reservation:
+        """``reserve`` inside an open transaction."""
         send_at = self.policy.defer(req.channel, req.kind, req.at)
         ts = epoch(send_at)
         marketing = req.kind == ContactKind.MARKETING
         db = self.db
-        with db.transaction():
-            db.lock_subscriber(req.msisdn)
-            prior = db.q(
-                "SELECT contact_id, contact_at FROM contacts WHERE campaign_id=? AND wave=? AND msisdn=? AND channel=?",
-                (req.campaign_id, req.wave, req.msisdn, req.channel),
+        db.lock_subscriber(req.msisdn)
+        prior = db.q(
+            "SELECT contact_id, contact_at FROM contacts WHERE campaign_id=? AND wave=? AND msisdn=? AND channel=?",
+            (req.campaign_id, req.wave, req.msisdn, req.channel),
+        )
+        if prior or db.q(
+            "SELECT 1 FROM exclusions WHERE campaign_id=? AND wave=? AND msisdn=? AND channel=?",
+            (req.campaign_id, req.wave, req.msisdn, req.channel),
+        ):
+            return Reservation(
+                Decision.ALREADY,
+                contact_id=prior[0][0] if prior else None,
+                send_at=from_epoch(prior[0][1]) if prior else None,
             )
-            if prior or db.q(
-                "SELECT 1 FROM exclusions WHERE campaign_id=? AND wave=? AND msisdn=? AND channel=?",
-                (req.campaign_id, req.wave, req.msisdn, req.channel),
-            ):
-                return Reservation(
-                    Decision.ALREADY,
-                    contact_id=prior[0][0] if prior else None,
-                    send_at=from_epoch(prior[0][1]) if prior else None,
+        if marketing:
+            reason = self._exclusion_reason(req)
+            if reason is not None:
+                self._exclude(req, reason, None)
+                return Reservation(reason)
+        cap = self.policy.caps.get(req.channel) if marketing else None
+        preempted: int | None = None
+        if cap is not None:
+            lo, hi = cap.period.bounds(send_at)
+            held = db.q(
+                f"SELECT contact_id, contact_at, priority, status FROM contacts WHERE msisdn=? AND channel=? "
+                f"AND kind='marketing' AND status IN {_COUNTED_SQL} AND contact_at >= ? AND contact_at < ?",
+                (req.msisdn, req.channel, lo, hi),
+            )
+            if not cap.fits([r[1] for r in held], ts):
+                # the lowest-priority pending contact whose removal makes room, if any
+                victims = sorted(
+                    (r for r in held if r[3] == ContactStatus.RESERVED and r[2] < req.priority),
+                    key=lambda r: (r[2], -r[1], -r[0]),
                 )
-            if marketing:
-                reason = self._exclusion_reason(req)
-                if reason is not None:
-                    self._exclude(req, reason, None)
-                    return Reservation(reason)
-            cap = self.policy.caps.get(req.channel) if marketing else None
-            preempted: int | None = None
-            if cap is not None:
-                lo, hi = cap.period.bounds(send_at)
-                held = db.q(
-                    f"SELECT contact_id, contact_at, priority, status FROM contacts WHERE msisdn=? AND channel=? "
-                    f"AND kind='marketing' AND status IN {_COUNTED_SQL} AND contact_at >= ? AND contact_at < ?",
-                    (req.msisdn, req.channel, lo, hi),
+                victim = [v for v in victims if cap.fits([r[1] for r in held if r[0] != v[0]], ts)][:1]
+                if not victim:
+                    holder = db.q(
+                        f"SELECT campaign_id FROM contacts WHERE msisdn=? AND channel=? AND kind='marketing' "
+                        f"AND status IN {_COUNTED_SQL} AND contact_at >= ? AND contact_at < ? "
+                        "ORDER BY priority DESC, contact_id LIMIT 1",
+                        (req.msisdn, req.channel, lo, hi),
+                    )
+                    winner = holder[0][0] if holder else None
+                    self._exclude(req, Decision.CAPPED, winner)
+                    return Reservation(Decision.CAPPED, winner_campaign_id=winner)
+                preempted = int(victim[0][0])
+                db.q(
+                    "UPDATE contacts SET status=?, status_at=?, detail=? WHERE contact_id=?",
+                    (
+                        ContactStatus.PREEMPTED.value,
+                        epoch(req.at),
+                        f"preempted by {req.campaign_id}",
+                        preempted,
+                    ),
                 )
-                if not cap.fits([r[1] for r in held], ts):
-                    # the lowest-priority pending contact whose removal makes room, if any
-                    victims = sorted(
-                        (r for r in held if r[3] == ContactStatus.RESERVED and r[2] < req.priority),
-                        key=lambda r: (r[2], -r[1], -r[0]),
-                    )
-                    victim = [v for v in victims if cap.fits([r[1] for r in held if r[0] != v[0]], ts)][:1]
-                    if not victim:
-                        holder = db.q(
-                            f"SELECT campaign_id FROM contacts WHERE msisdn=? AND channel=? AND kind='marketing' "
-                            f"AND status IN {_COUNTED_SQL} AND contact_at >= ? AND contact_at < ? "
-                            "ORDER BY priority DESC, contact_id LIMIT 1",
-                            (req.msisdn, req.channel, lo, hi),
-                        )
-                        winner = holder[0][0] if holder else None
-                        self._exclude(req, Decision.CAPPED, winner)
-                        return Reservation(Decision.CAPPED, winner_campaign_id=winner)
-                    preempted = int(victim[0][0])
-                    db.q(
-                        "UPDATE contacts SET status=?, status_at=?, detail=? WHERE contact_id=?",
-                        (
-                            ContactStatus.PREEMPTED.value,
-                            epoch(req.at),
-                            f"preempted by {req.campaign_id}",
-                            preempted,
-                        ),
-                    )
-                    # the loser is recorded, not silently dropped
-                    db.q(
-                        "INSERT INTO exclusions (campaign_id, wave, msisdn, channel, offer_id, reason, "
-                        "winner_campaign_id, decided_at) SELECT campaign_id, wave, msisdn, channel, offer_id, ?, ?, ? "
-                        "FROM contacts WHERE contact_id=? ON CONFLICT DO NOTHING",
-                        (Decision.LOST_PRIORITY.value, req.campaign_id, epoch(req.at), preempted),
-                    )
-            cid = db.q(
-                "INSERT INTO contacts (campaign_id, wave, sub_campaign, msisdn, channel, offer_id, kind, priority, "
-                "contact_at, status, status_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) RETURNING contact_id",
-                (
-                    req.campaign_id,
-                    req.wave,
-                    req.sub_campaign,
-                    req.msisdn,
-                    req.channel,
-                    req.offer_id,
-                    req.kind,
-                    req.priority,
-                    ts,
-                    ContactStatus.RESERVED.value,
-                    epoch(req.at),
-                ),
-            )[0][0]
+                # the loser is recorded, not silently dropped
+                db.q(
+                    "INSERT INTO exclusions (campaign_id, wave, msisdn, channel, offer_id, reason, "
+                    "winner_campaign_id, decided_at) SELECT campaign_id, wave, msisdn, channel, offer_id, ?, ?, ? "
+                    "FROM contacts WHERE contact_id=? ON CONFLICT DO NOTHING",
+                    (Decision.LOST_PRIORITY.value, req.campaign_id, epoch(req.at), preempted),
+                )
+        cid = db.q(
+            "INSERT INTO contacts (campaign_id, wave, sub_campaign, msisdn, channel, offer_id, kind, priority, "
+            "contact_at, status, status_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) RETURNING contact_id",
+            (
+                req.campaign_id,
+                req.wave,
+                req.sub_campaign,
+                req.msisdn,
+                req.channel,
+                req.offer_id,
+                req.kind,
+                req.priority,
+                ts,
+                ContactStatus.RESERVED.value,
+                epoch(req.at),
+            ),
+        )[0][0]
         return Reservation(
             Decision.DEFERRED if send_at != req.at else Decision.RESERVED,
             contact_id=int(cid),

@@ -23,6 +23,18 @@ from tagcloud.realtime.bus import Bus, BusError, Letter, Message
 T = TypeVar("T")
 
 
+def _stream_seq(m: Any) -> int:
+    """The stream sequence from the ack subject, without building the whole metadata object (a
+    third of the fetch cost): ``$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.…`` (9 tokens) or
+    ``$JS.ACK.<domain>.<account>.<stream>.<consumer>.<delivered>.<sseq>.…`` (12)."""
+    t = m.reply.split(".")
+    if len(t) == 9:
+        return int(t[5])
+    if len(t) >= 12:
+        return int(t[7])
+    return int(m.metadata.sequence.stream)
+
+
 class JetStreamBus(Bus):
     name = "nats"
 
@@ -94,9 +106,9 @@ class JetStreamBus(Bus):
         async def go() -> list[Message]:
             try:
                 msgs = await self.sub.fetch(max_messages, timeout=max(timeout, 0.01))
-            except nats.errors.TimeoutError:
+            except (TimeoutError, nats.errors.TimeoutError):  # nothing arrived in time
                 return []
-            return [Message(int(m.metadata.sequence.stream), m.data, m) for m in msgs]
+            return [Message(_stream_seq(m), m.data, m) for m in msgs]
 
         return self._run(go())
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -72,6 +73,7 @@ CREATE TABLE IF NOT EXISTS rt_decisions (
     submitted_ms BIGINT
 );
 CREATE INDEX IF NOT EXISTS rt_decisions_by_rule ON rt_decisions (rule_id, msisdn, event_at);
+CREATE INDEX IF NOT EXISTS rt_decisions_by_subscriber ON rt_decisions (msisdn, event_at);
 CREATE INDEX IF NOT EXISTS rt_decisions_by_contact ON rt_decisions (contact_id);
 CREATE TABLE IF NOT EXISTS rt_timers (
     event_id VARCHAR NOT NULL, rule_id VARCHAR NOT NULL, rule_version INTEGER NOT NULL,
@@ -143,6 +145,7 @@ class Worker:
         lateness: Lateness | None = None,
         batch: int = 1000,
         fields: Callable[[str], dict[str, Any]] | None = None,
+        sender_thread: bool = False,
     ) -> None:
         if clock not in ("wall", "event"):
             raise ValueError(f"clock {clock!r}: wall or event")
@@ -158,10 +161,18 @@ class Worker:
         self._pending_fires: dict[tuple[str, str], int] = {}  # fires decided in this batch, not yet stored
         self._receipts: list[Any] = []
         self._cancels: list[tuple[ActiveRule, np.ndarray, np.ndarray]] = []
+        self._prior: dict[tuple[str, str], list[int]] = {}  # earlier fires of this batch's subscribers
         create_tables(ledger)
         self._recover()
         if smpp is not None:
             smpp.on_receipt = self._receipt
+        # the outbox sent from a thread of its own (its own ledger connection): the SMSC's answers
+        # then never hold up the next micro-batch
+        self._sender: threading.Thread | None = None
+        self._wake, self._stop = threading.Event(), threading.Event()
+        if sender_thread and smpp is not None:
+            self._sender = threading.Thread(target=self._send_loop, name="rt-sender", daemon=True)
+            self._sender.start()
 
     # ---- time ---------------------------------------------------------------------------------
     def now(self) -> dt.datetime:
@@ -197,8 +208,30 @@ class Worker:
             elif idle_timeout is not None and time.monotonic() - idle_since >= idle_timeout:
                 break
         self.flush_timers(final=False)
-        self.send_due()
+        if self._sender is not None:
+            self.stop_sender()
+        else:
+            self.send_due()
         return self.stats
+
+    def _send_loop(self) -> None:
+        with ContactLedger(self.ledger.url, self.ledger.policy) as ledger:
+            while not self._stop.is_set():
+                self._wake.wait(0.01)
+                self._wake.clear()
+                while self.send_due(ledger=ledger):
+                    pass
+                self.flush_receipts(ledger)
+            self.send_due(ledger=ledger)
+            self.flush_receipts(ledger)
+
+    def stop_sender(self) -> None:
+        """Send what is due, then stop the sender thread (``run`` does this when it ends)."""
+        if self._sender is not None:
+            self._stop.set()
+            self._wake.set()
+            self._sender.join()
+            self._sender = None
 
     def step(self, timeout: float = 0.2) -> int:
         """One micro-batch; returns how many messages it took."""
@@ -208,8 +241,11 @@ class Worker:
             self.process(msgs)
             self.stats.batches += 1
         self.flush_timers()
-        self.send_due()
-        self.flush_receipts()
+        if self._sender is not None:
+            self._wake.set()
+        else:
+            self.send_due()
+            self.flush_receipts()
         return len(msgs)
 
     def process(self, msgs: Sequence[Message]) -> None:
@@ -311,6 +347,11 @@ class Worker:
         # applied once the batch's own timers are armed and stored (see _store)
         self._cancels = [(self.matcher.rules[i].rule, m, t) for i, m, t in matches.cancels]
         self.stats.matched += len(matches.events)
+        if len(matches.events):
+            periods = max(r.rule.design.cap_period_days for r in self.matcher.rules)
+            oldest = min(epoch(events[p].ts) for p in matches.events.tolist()) - periods * 86400
+            self._prior = self._prior_fires({events[p].msisdn for p in matches.events.tolist()}, oldest)
+        pending: list[tuple[ContactRequest, dict[str, Any]]] = []
         for pos, cand in zip(matches.events.tolist(), matches.rules, strict=True):
             d = decisions[pos]
             e = d["event"]
@@ -325,20 +366,43 @@ class Worker:
                     self._arm(rule, e, d["message"])
                     d["outcome"] = Outcome.ARMED
                 else:
-                    self._fire(rule, e.event_id, e.msisdn, e.ts, d)
+                    self._fire(rule, e.event_id, e.msisdn, e.ts, d, pending)
                 break
+        if pending:
+            results = self.ledger.reserve_many([req for req, _ in pending])
+            for (req, d), res in zip(pending, results, strict=True):
+                self._apply(req, res, d)
         return decisions
+
+    def _prior_fires(self, msisdns: set[str], oldest: int) -> dict[tuple[str, str], list[int]]:
+        """Earlier fires of any rule for these subscribers since ``oldest``: one query per 500 numbers."""
+        out: dict[tuple[str, str], list[int]] = {}
+        ms = sorted(msisdns)
+        for i in range(0, len(ms), 500):
+            chunk = ms[i : i + 500]
+            ph = ", ".join("?" for _ in chunk)
+            for rule_id, m, at in self.ledger.db.q(
+                f"SELECT rule_id, msisdn, event_at FROM rt_decisions WHERE msisdn IN ({ph}) AND event_at > ? "
+                f"AND outcome IN {_FIRED_SQL}",
+                (*chunk, oldest),
+            ):
+                out.setdefault((rule_id, m), []).append(int(at))
+        return out
 
     def _rule_fired(self, rule: ActiveRule, msisdn: str, at: dt.datetime) -> int:
         lo = epoch(at) - rule.design.cap_period_days * 86400
-        return int(
-            self.ledger.db.q(
-                f"SELECT count(*) FROM rt_decisions WHERE rule_id=? AND msisdn=? AND event_at > ? AND outcome IN {_FIRED_SQL}",
-                (rule.rule_id, msisdn, lo),
-            )[0][0]
-        ) + self._pending_fires.get((rule.rule_id, msisdn), 0)
+        prior = sum(1 for t in self._prior.get((rule.rule_id, msisdn), ()) if t > lo)
+        return prior + self._pending_fires.get((rule.rule_id, msisdn), 0)
 
-    def _fire(self, rule: ActiveRule, event_id: str, msisdn: str, at: dt.datetime, d: dict[str, Any]) -> None:
+    def _fire(
+        self,
+        rule: ActiveRule,
+        event_id: str,
+        msisdn: str,
+        at: dt.datetime,
+        d: dict[str, Any],
+        pending: list[tuple[ContactRequest, dict[str, Any]]] | None = None,
+    ) -> None:
         design = rule.design
         key = (rule.rule_id, msisdn)
         self._pending_fires[key] = self._pending_fires.get(key, 0) + 1
@@ -353,27 +417,32 @@ class Worker:
             )
             d["outcome"] = Outcome.CONTROL
             return
-        res = self.ledger.reserve(
-            ContactRequest(
-                design.campaign_id,
-                msisdn,
-                Channel.SMS.value,
-                at,
-                offer_id=design.offer_id,
-                priority=design.priority,
-                wave=wave,
-            )
+        req = ContactRequest(
+            design.campaign_id,
+            msisdn,
+            Channel.SMS.value,
+            at,
+            offer_id=design.offer_id,
+            priority=design.priority,
+            wave=wave,
         )
+        if pending is not None:  # reserved with the rest of the micro-batch, in one transaction
+            pending.append((req, d))
+            return
+        self._apply(req, self.ledger.reserve(req), d)
+
+    def _apply(self, req: ContactRequest, res: Any, d: dict[str, Any]) -> None:
+        """A reservation's answer as the event's outcome."""
         if res.decision == Decision.ALREADY:  # decided before a crash: find what it was
             if res.contact_id is None:
                 why = self.ledger.db.q(
                     "SELECT reason FROM exclusions WHERE campaign_id=? AND wave=? AND msisdn=? AND channel='sms'",
-                    (design.campaign_id, wave, msisdn),
+                    (req.campaign_id, req.wave, req.msisdn),
                 )
                 d["outcome"], d["reason"] = Outcome.BLOCKED, why[0][0] if why else None
             else:
                 d["contact_id"] = res.contact_id
-                d["outcome"] = Outcome.DEFERRED if res.send_at and res.send_at > at else Outcome.CONTACTED
+                d["outcome"] = Outcome.DEFERRED if res.send_at and res.send_at > req.at else Outcome.CONTACTED
         elif res.decision in (Decision.RESERVED, Decision.DEFERRED):
             d["contact_id"] = res.contact_id
             d["outcome"] = Outcome.CONTACTED if res.decision == Decision.RESERVED else Outcome.DEFERRED
@@ -506,12 +575,13 @@ class Worker:
         ]
         self.stats.sms.recovered_unknown += self.ledger.recover_ids(stuck, dt.datetime.now())
 
-    def send_due(self, limit: int = 2000) -> int:
+    def send_due(self, limit: int = 2000, ledger: ContactLedger | None = None) -> int:
         """Send the due SMS of rule contacts (reserved, time reached); returns how many were submitted."""
         if self.smpp is None:
             return 0
+        ledger = ledger or self.ledger
         now = self.now()
-        due = self.ledger.db.q(
+        due = ledger.db.q(
             "SELECT d.contact_id, d.message, d.event_id FROM rt_decisions d JOIN contacts c ON c.contact_id = d.contact_id "
             "WHERE c.status = 'reserved' AND c.contact_at <= ? ORDER BY d.contact_id LIMIT ?",
             (epoch(now), limit),
@@ -519,18 +589,18 @@ class Worker:
         if not due:
             return 0
         text = {int(c): (m or "", eid) for c, m, eid in due}
-        claimed = self.ledger.claim_ids(list(text), now)
+        claimed = ledger.claim_ids(list(text), now)
         if not claimed:
             return 0
         results = submit_claimed(
-            self.ledger,
+            ledger,
             self.smpp,
             [(int(cid), m, text[int(cid)][0]) for cid, m, _, _ in claimed],
             self.stats.sms,
         )
         sent = _ms()
-        with self.ledger.db.transaction(plain=True):
-            self.ledger.db.many(
+        with ledger.db.transaction(plain=True):
+            ledger.db.many(
                 "UPDATE rt_decisions SET submitted_ms=? WHERE contact_id=?",
                 [(sent, r.ref) for r in results if r.status.value == "submitted"],
             )
@@ -540,10 +610,10 @@ class Worker:
         # the SMPP reader thread: the ledger's connection belongs to the worker, so receipts wait
         self._receipts.append(r)
 
-    def flush_receipts(self) -> int:
-        got, self._receipts[:] = list(self._receipts), []
+    def flush_receipts(self, ledger: ContactLedger | None = None) -> int:
+        got, self._receipts = self._receipts, []  # swap: the SMPP reader appends to the new list
         if got:
-            self.ledger.set_status_by_external(
+            (ledger or self.ledger).set_status_by_external(
                 [(r.message_id, r.contact_status.value) for r in got], dt.datetime.now()
             )
             self.stats.sms.receipts += len(got)
