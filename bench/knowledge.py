@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> Result:
                 )
             ],
         )
-        from tagcloud.audience.index import build_index
+        from tagcloud.audience.indexer import build_index
 
         build_index(wh, quiet=True)
         eng2 = AudienceEngine.open(wh, scope=f"county_id = '{county}'")

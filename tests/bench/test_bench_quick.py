@@ -202,3 +202,35 @@ def test_matching_quick() -> None:
     # every subscriber got a match, and the row-by-row baseline gave the same top service and channel
     assert r.subscribers == 20_000 and r.services >= 20 and r.coverage == 1.0
     assert r.agree and r.baseline_rows == 2_000 and r.baseline_seconds > 0
+
+
+@pytest.mark.bench
+def test_realtime_decide_quick() -> None:
+    # decide in process and over HTTP (wrk) against today's touchpoint answer; its own process, as
+    # the benchmark sets up Django with its own database
+    import json
+    import subprocess
+
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "realtime_decide.py"),
+            "--quick",
+            "--decisions",
+            "300",
+            "--duration",
+            "1",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    # decisions really ran against the seeded campaign, rule and models, on every backend present
+    assert r["in_process"]["sqlite"]["requests"] == 300 and r["in_process_baseline"]["requests"] == 300
+    assert r["offers_per_decision"] > 0 and r["county_subscribers"] > 0
+    assert set(r["in_process"]) == set(r["backends"])
+    if r["http"]:  # wrk present: the API answered, without errors, on both endpoints
+        figures = [*r["http"].values(), *r["http_baseline"].values()]
+        assert all(f["requests"] > 0 and f["errors"] == 0 for f in figures)

@@ -14,7 +14,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Any:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from tagcloud.audience.index import build_index
+    from tagcloud.audience.indexer import build_index
     from tagcloud.audience.query import AudienceEngine
 
     n = 1_000

@@ -26,7 +26,7 @@ def warehouse(small_province: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def test_build_covers_everyone_and_the_audience_engine_queries_it(warehouse: Path) -> None:
-    from tagcloud.audience.index import build_index
+    from tagcloud.audience.indexer import build_index
     from tagcloud.audience.query import AudienceEngine
     from tagcloud.knowledge.matching import MatchingConfig, build, matches_for
     from tagcloud.tags.build import build as build_tags

@@ -28,7 +28,7 @@ def _tag(n: int, rule: str, **kw: object) -> PublishedTag:
 
 
 def test_published_tag_counts_as_its_condition(wh: Path) -> None:
-    from tagcloud.audience.index import build_index
+    from tagcloud.audience.indexer import build_index
     from tagcloud.audience.query import AudienceEngine
 
     rule = "arpu >= 60 AND NOT tag_0001"
@@ -133,7 +133,7 @@ def test_published_tags_count_as_a_duckdb_scan(wh: Path) -> None:
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from tagcloud.audience.index import build_index
+    from tagcloud.audience.indexer import build_index
     from tagcloud.audience.query import AudienceEngine
     from tagcloud.tags.condition import names_from_kinds, parse_condition
 

@@ -68,7 +68,7 @@ def synth_regions() -> list[dict[str, Any]]:
 @pytest.fixture(scope="session")
 def warehouse(tmp_path_factory: Any) -> Any:
     """A synthetic wide table (20,000 subscribers) indexed by the audience engine, once per run."""
-    from tagcloud.audience.index import build_index
+    from tagcloud.audience.indexer import build_index
     from tagcloud.audience.synth import WideSpec, write_wide
 
     wh = tmp_path_factory.mktemp("warehouse")

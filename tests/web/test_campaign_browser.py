@@ -33,7 +33,7 @@ def province(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def sim_warehouse(province: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The province ingested, built and indexed (what `tagcloud demo` does)."""
-    from tagcloud.audience.index import build_index
+    from tagcloud.audience.indexer import build_index
     from tagcloud.data.ingest import IngestOptions, ingest
     from tagcloud.tags.build import build
 

@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 @pytest.fixture(scope="module")
 def province(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """6,000 subscribers × 3 days, ingested, built and indexed (what `tagcloud demo` does)."""
-    from tagcloud.audience.index import build_index
+    from tagcloud.audience.indexer import build_index
     from tagcloud.data.ingest import IngestOptions, ingest
     from tagcloud.sim.simulate import simulate
     from tagcloud.tags.build import build

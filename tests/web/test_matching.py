@@ -24,7 +24,7 @@ def matching_warehouse(tmp_path_factory: Any) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from tagcloud.audience.index import build_index
+    from tagcloud.audience.indexer import build_index
     from tagcloud.audience.synth import WideSpec, write_wide
 
     wh = tmp_path_factory.mktemp("matching_wh")

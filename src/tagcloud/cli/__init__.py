@@ -12,14 +12,15 @@ from tagcloud.cli import data as data_cli
 from tagcloud.cli import demo as demo_cli
 from tagcloud.cli import ingest as ingest_cli
 from tagcloud.cli import jobs as jobs_cli
-from tagcloud.cli import markets as markets_cli
 from tagcloud.cli import knowledge as knowledge_cli
+from tagcloud.cli import markets as markets_cli
 from tagcloud.cli import matching as matching_cli
 from tagcloud.cli import models as models_cli
 from tagcloud.cli import realtime as realtime_cli
 from tagcloud.cli import security as security_cli
 from tagcloud.cli import sim as sim_cli
 from tagcloud.cli import tags as tags_cli
+from tagcloud.cli import touchpoint as touchpoint_cli
 from tagcloud.cli import web as web_cli
 
 app = typer.Typer(
@@ -56,6 +57,7 @@ web_cli.register(app)
 tags_cli.register(app)
 knowledge_cli.register(app)
 matching_cli.register(app)
+touchpoint_cli.register(app)
 
 
 def main() -> None:

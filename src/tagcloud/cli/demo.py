@@ -176,6 +176,7 @@ def _realtime_steps(directory: Path, export: Path, warehouse: Path, days: int) -
     with LocalSmsc(port=_free_port(), rate=2000) as smsc:
         _step("   the event worker (SMS over SMPP to the local SMSC)", ["realtime", "worker", "--bus", bus, "--db", db, "--warehouse", str(warehouse), "--smsc", f"127.0.0.1:{smsc.port}", "--rate", "1000", "--clock", "event", "--idle-timeout", "1", "--max-future-hours", "24"])  # fmt: skip
     _step("   the rule's report", ["realtime", "report", "quota_pack", "--db", db])
+    _step("   the subscriber calls 10086: next-best offers, with the SMS before", ["touchpoint", "decide", "--channel", "10086", "--db", db, "--warehouse", str(warehouse)])  # fmt: skip
 
 
 def _free_port() -> int:

@@ -3,7 +3,7 @@
 A marketer's verified quick point (营销快点吧) becomes a flag tag ``kp_<id>`` whose rule is the
 point's condition in the one condition language over the wide table's attributes and tags. They
 are kept in ``WAREHOUSE/tags/published.json`` (written atomically by the knowledge wiki) and
-evaluated by the audience index after every other column (:func:`tagcloud.audience.index.build_index`),
+evaluated by the audience index after every other column (:func:`tagcloud.audience.indexer.build_index`),
 with the audience engine itself, so a knowledge tag's count is by construction the count of its
 condition, and every subscriber carries the knowledge labels they match (reverse lookup, profiles,
 campaign targets). Their 口径 is the condition, their owner the point's author, their lineage the

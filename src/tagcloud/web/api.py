@@ -277,3 +277,7 @@ api.add_router("/touchpoints", _touchpoints)
 from tagcloud.web.jobs.api import router as jobs_router  # noqa: E402  (the jobs app's routes)
 
 api.add_router("/jobs", jobs_router)
+# Next-best-offer decisions for channel systems and agents (real-time marketing).
+from tagcloud.web.realtime.api import router as _decide  # noqa: E402
+
+api.add_router("/touchpoints", _decide)

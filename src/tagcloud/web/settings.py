@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "tagcloud.web.jobs",
     "tagcloud.web.knowledge",
     "tagcloud.web.matching",
+    "tagcloud.web.realtime",
 ]
 
 MIDDLEWARE = [

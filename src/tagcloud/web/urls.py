@@ -34,6 +34,7 @@ urlpatterns = [
     path("jobs/", include("tagcloud.web.jobs.urls")),
     path("knowledge/", include("tagcloud.web.knowledge.urls")),
     path("matching/", include("tagcloud.web.matching.urls")),
+    path("realtime/", include("tagcloud.web.realtime.urls")),
     path("login/", auth_views.LoginView.as_view(template_name="login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),

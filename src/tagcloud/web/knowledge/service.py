@@ -322,7 +322,7 @@ def publish(warehouse: Path, reindex: bool = True) -> int:
         tags = published_tags()
         write_published(warehouse, tags)
         if reindex and (warehouse / "wide" / "current" / "wide.parquet").exists():
-            from tagcloud.audience.index import build_index
+            from tagcloud.audience.indexer import build_index
             from tagcloud.web.engine import forget_engine
 
             build_index(warehouse, quiet=True)
