@@ -213,7 +213,9 @@ def detect_encoding(data: bytes) -> str:
         cut = sample.rfind(b"\n")
         sample = sample[: cut + 1] if cut > 0 else sample
     u = _bad_lines(sample, "utf-8")
-    return "utf-8" if u == 0 else ("gbk" if _bad_lines(sample, "gbk") < u else "utf-8")
+    if u == 0:
+        return "utf-8"
+    return "gbk" if _bad_lines(sample, "gbk") < u else "utf-8"
 
 
 def transcode(data: bytes, encoding: str) -> bytes:
@@ -246,7 +248,8 @@ def transcode(data: bytes, encoding: str) -> bytes:
                     fixed.append(line.decode(encoding))
                 except UnicodeDecodeError:
                     shown = line.decode(encoding, errors="backslashreplace").replace("\x00", "\\x00")
-                    fixed.append(_BAD_LINE + shown)
+                    # a line cut off by a broken stream stays marked as cut (truncated_row)
+                    fixed.append(shown if line.startswith(_CUT_LINE) else _BAD_LINE + shown)
             out.append("\n".join(fixed).encode("utf-8"))
         start = end
     return out[0] if len(out) == 1 else b"".join(out)
@@ -255,7 +258,10 @@ def transcode(data: bytes, encoding: str) -> bytes:
 def _split_header(line: str, delimiter: str) -> list[str]:
     import csv
 
-    return [h.strip().lower() for h in next(csv.reader([line], delimiter=delimiter))]
+    try:
+        return [h.strip().lower() for h in next(csv.reader([line], delimiter=delimiter))]
+    except csv.Error:  # e.g. a lone carriage return inside the line: not a header anyway
+        return [h.strip().lower() for h in line.split(delimiter)]
 
 
 def sniff_header(first_line: str, t: Table, path: Path) -> tuple[str, list[str]]:
@@ -495,6 +501,7 @@ class FileResult:
     dirty: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    unexpected: bool = False  # failed on an exception ingestion did not foresee (a bug: a crash)
     normalised: int = 0  # accepted rows with at least one value rewritten to the canonical form
     normalisations: dict[str, int] = field(default_factory=dict)  # "column:kind" → values
     broken: str | None = None  # a compressed stream or archive that ended early: where
@@ -707,6 +714,7 @@ class _Run:
             res.status, res.error = FileStatus.FAILED, str(e)
         except Exception as e:  # a damaged file must never stop the others: record it, go on
             res.status, res.error = FileStatus.FAILED, f"{src.name}: {type(e).__name__}: {e}"
+            res.unexpected = True
         finally:
             self._drop_temp()
         res.seconds = time.perf_counter() - started
@@ -862,6 +870,8 @@ class _Run:
             # Excel's "Unicode text": UTF-16 with a byte-order mark (every other byte NUL)
             data, enc = data.decode("utf-16", errors="replace").encode("utf-8"), "utf-8"
             res.notes.append("UTF-16 text (byte-order mark) read as such")
+        if enc == "auto" and data.startswith(b"\xef\xbb\xbf"):
+            enc = "utf-8"  # a UTF-8 byte-order mark settles it, whatever foreign lines follow
         enc = detect_encoding(data) if enc == "auto" else enc
         buf = transcode(data, enc)
         del data

@@ -9,14 +9,14 @@ delivered. A zip is an archive of sources: each member with a known suffix is on
 from __future__ import annotations
 
 import bz2
-import gzip
 import shutil
 import struct
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, Any
 
 COMPRESSIONS = {".gz": "gzip", ".gzip": "gzip", ".bz2": "bz2"}
 ARCHIVES = (".zip",)
@@ -38,51 +38,76 @@ def split_compression(name: str) -> tuple[str, str | None]:
     return (name[: -len(p.suffix)], comp) if comp else (name, None)
 
 
-def _open(path: Path, compression: str | None) -> IO[bytes]:  # GzipFile and BZ2File are binary IO
-    fh = gzip.open(path, "rb") if compression == "gzip" else bz2.open(path, "rb")  # noqa: SIM115 (the caller closes it)
-    return cast("IO[bytes]", fh)
+def _decompressor(compression: str) -> Any:
+    # 31: a gzip header and trailer around the deflate stream
+    return zlib.decompressobj(31) if compression == "gzip" else bz2.BZ2Decompressor()
 
 
-def _read_stream(opener: IO[bytes], label: str) -> Payload:
-    out = bytearray()
-    try:
-        with opener as fh:
-            while chunk := fh.read(CHUNK):
-                out += chunk
-    except (EOFError, OSError, zlib.error, ValueError) as e:
-        return Payload(bytes(out), f"the {label} stream ends early after {len(out):,} bytes ({e})")
-    return Payload(bytes(out))
+def _chunks(path: Path, compression: str) -> Iterator[bytes | str]:
+    """Decompressed chunks of a gzip / bz2 file; a final ``str`` says where the stream broke.
+
+    Decompressor objects rather than ``gzip.open``: its ``read`` drops what it decoded of the last
+    chunk when the stream ends early, and every byte before the break is a row to keep."""
+    d = _decompressor(compression)
+    produced = 0
+    with path.open("rb") as fh:
+        while raw := fh.read(CHUNK):
+            while raw:
+                try:
+                    out = d.decompress(raw)
+                except (zlib.error, OSError, EOFError) as e:
+                    yield f"the {compression} stream is damaged after {produced:,} bytes ({e})"
+                    return
+                produced += len(out)
+                yield out
+                raw = d.unused_data if d.eof else b""
+                if raw:  # concatenated members (gzip -c a >> f; gzip -c b >> f): go on
+                    d = _decompressor(compression)
+    if not d.eof:
+        yield f"the {compression} stream ends early after {produced:,} bytes"
 
 
 def read_bytes(path: Path, compression: str | None, member: str | None = None) -> Payload:
     """The (decompressed) bytes of a file or of one zip member."""
     if member is not None:
         return read_zip_member(path, member)
-    if compression == "gzip":
-        return _read_stream(_open(path, compression), "gzip")
-    if compression == "bz2":
-        return _read_stream(_open(path, compression), "bz2")
-    return Payload(path.read_bytes())
+    if compression is None:
+        return Payload(path.read_bytes())
+    out = bytearray()
+    for c in _chunks(path, compression):
+        if isinstance(c, str):
+            return Payload(bytes(out), c)
+        out += c
+    return Payload(bytes(out))
 
 
 def copy_to(path: Path, compression: str | None, member: str | None, dest: Path) -> str | None:
     """Decompress a (Parquet) source into ``dest`` chunk by chunk; returns the break, if any."""
-    if compression is None and member is None:
-        shutil.copyfile(path, dest)
-        return None
     if member is not None:
         p = read_zip_member(path, member)
         dest.write_bytes(p.data)
         return p.broken
-    written = 0
-    try:
-        with _open(path, compression) as fh, dest.open("wb") as out:
-            while chunk := fh.read(CHUNK):
-                out.write(chunk)
-                written += len(chunk)
-    except (EOFError, OSError, zlib.error, ValueError) as e:
-        return f"the {compression} stream ends early after {written:,} bytes ({e})"
+    if compression is None:
+        shutil.copyfile(path, dest)
+        return None
+    with dest.open("wb") as out:
+        for c in _chunks(path, compression):
+            if isinstance(c, str):
+                return c
+            out.write(c)
     return None
+
+
+def _read_stream(opener: IO[bytes], label: str) -> Payload:
+    """All bytes of an open stream (a zip member: zipfile decompresses it as it is read)."""
+    out = bytearray()
+    try:
+        with opener as fh:
+            while chunk := fh.read(CHUNK):
+                out += chunk
+    except (EOFError, OSError, zlib.error, ValueError, zipfile.BadZipFile) as e:
+        return Payload(bytes(out), f"the {label} ends early after {len(out):,} bytes ({e})")
+    return Payload(bytes(out))
 
 
 # --- zip -----------------------------------------------------------------------------------------
