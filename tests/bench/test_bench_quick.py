@@ -140,3 +140,14 @@ def test_cluster_quick() -> None:
     # the same rows in both layouts gave the same wide table; both builds really ran every source
     assert r.subscribers > 250 and r.rows > 10_000 and r.identical is True
     assert r.clustered_seconds > 0 and r.arrival_seconds > 0 and "voice" in r.sources
+
+
+@pytest.mark.bench
+def test_robustness_quick() -> None:
+    r = _load("robustness").main(["--quick"])
+    # every family and the generated drops really ran and held the law: 0 crashes, 0 rows lost
+    assert r.breaches == [] and r.total("crashes") == 0 and r.total("rows lost") == 0
+    assert r.total("inputs") > 40 and r.total("rows read") > 1_000
+    assert r.total("quarantined") > 0 and r.total("normalised") > 0 and r.total("refused whole") > 0
+    # the baseline really read the same files and was fooled by some of them
+    assert r.total("DuckDB: rows") > 0 and r.total("DuckDB: files failed") > 0
