@@ -589,7 +589,10 @@ class IngestReport:
         for f in self.files:
             if f.table is None:
                 continue
-            row = out.setdefault(f.table, {"files": 0, "read": 0, "accepted": 0, "quarantined": 0})
+            row = out.setdefault(
+                f.table, {"files": 0, "read": 0, "accepted": 0, "quarantined": 0, "normalised": 0}
+            )
+            row["normalised"] += f.normalised
             row["files"] += 1
             row["read"] += f.read
             row["accepted"] += f.accepted
@@ -1224,7 +1227,7 @@ def render_report(report: IngestReport, max_files: int = 40) -> list[Any]:
     from rich.table import Table as RichTable
 
     per_table = RichTable(title=f"Reconciliation (run {report.run_id}): read = accepted + quarantined")
-    for h in ("table", "files", "read", "accepted", "quarantined", "balanced"):
+    for h in ("table", "files", "read", "accepted", "quarantined", "normalised", "balanced"):
         per_table.add_column(h, justify="left" if h == "table" else "right")
     for name, row in report.by_table().items():
         ok = row["read"] == row["accepted"] + row["quarantined"]
@@ -1234,6 +1237,7 @@ def render_report(report: IngestReport, max_files: int = 40) -> list[Any]:
             f"{row['read']:,}",
             f"{row['accepted']:,}",
             f"{row['quarantined']:,}",
+            f"{row['normalised']:,}",
             "✓" if ok else "[red]✗",
         )
     per_table.add_row(
@@ -1242,6 +1246,7 @@ def render_report(report: IngestReport, max_files: int = 40) -> list[Any]:
         f"{report.read:,}",
         f"{report.accepted:,}",
         f"{report.quarantined:,}",
+        f"{sum(f.normalised for f in report.files):,}",
         "",
     )
     out: list[Any] = [per_table]
@@ -1254,7 +1259,8 @@ def render_report(report: IngestReport, max_files: int = 40) -> list[Any]:
             for f in report.files
             if f.status in (FileStatus.FAILED, FileStatus.UNRECOGNISED, FileStatus.SUPERSEDED)
             or f.quarantined
-            or (f.status is FileStatus.INGESTED and f.notes)
+            or f.normalised
+            or (f.status in (FileStatus.INGESTED, FileStatus.COPY) and f.notes)
         ]
     hidden = len(report.files) - len(shown)
     files = RichTable(title="Files" + (f" ({hidden:,} clean files not listed)" if hidden else ""))
@@ -1262,8 +1268,16 @@ def render_report(report: IngestReport, max_files: int = 40) -> list[Any]:
         files.add_column(h, justify="right" if h in ("read", "accepted", "quarantined") else "left")
     for f in shown:
         fmt = f"{f.encoding}{' ' + repr(f.delimiter) if f.delimiter else ''}" if f.encoding else ""
+        norm = ", ".join(f"{k.replace(':', ' ')} {v:,}" for k, v in f.normalisations.items())
         note = f.error or "; ".join(
-            x for x in [", ".join(f"{k} {v:,}" for k, v in f.reasons.items()), fmt, *f.notes] if x
+            x
+            for x in [
+                ", ".join(f"{k} {v:,}" for k, v in f.reasons.items()),
+                f"normalised: {norm}" if norm else "",
+                fmt,
+                *f.notes,
+            ]
+            if x
         )
         style = {FileStatus.FAILED: "[red]", FileStatus.UNRECOGNISED: "[yellow]"}.get(f.status, "")
         files.add_row(
