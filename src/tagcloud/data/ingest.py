@@ -853,9 +853,11 @@ class _Run:
             changed.append(f"({raw} IS NOT NULL AND {diff})")
             for kind, cond in rl.counts.items():
                 keys.append(f"{name}:{kind.value}")
-                exprs.append(f"count_if({raw} IS NOT NULL AND {diff} AND ({cond}))")
+                exprs.append(f"count_if(({cond}) AND {raw} IS NOT NULL AND {diff})")
+        # the cheap "changed" test filters first: the kind conditions (regexes) then run only on
+        # the few rewritten rows, not on every accepted one
         row = self.con.execute(
-            f"SELECT count_if({' OR '.join(changed)}), {', '.join(exprs)} FROM f WHERE _fail IS NULL"
+            f"SELECT count(*), {', '.join(exprs)} FROM f WHERE _fail IS NULL AND ({' OR '.join(changed)})"
         ).fetchone()
         assert row is not None
         res.normalised = int(row[0])
