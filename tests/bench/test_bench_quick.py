@@ -234,3 +234,14 @@ def test_realtime_decide_quick() -> None:
     if r["http"]:  # wrk present: the API answered, without errors, on both endpoints
         figures = [*r["http"].values(), *r["http_baseline"].values()]
         assert all(f["requests"] > 0 and f["errors"] == 0 for f in figures)
+
+
+@pytest.mark.bench
+def test_robustness_quick() -> None:
+    r = _load("robustness").main(["--quick"])
+    # every family and the generated drops really ran and held the law: 0 crashes, 0 rows lost
+    assert r.breaches == [] and r.total("crashes") == 0 and r.total("rows lost") == 0
+    assert r.total("inputs") > 40 and r.total("rows read") > 1_000
+    assert r.total("quarantined") > 0 and r.total("normalised") > 0 and r.total("refused whole") > 0
+    # the baseline really read the same files and was fooled by some of them
+    assert r.total("DuckDB: rows") > 0 and r.total("DuckDB: files failed") > 0

@@ -30,7 +30,9 @@ from typing import TYPE_CHECKING, Any
 from tagcloud.data.codes import code_values
 from tagcloud.data.ledger import DirtyReason, FileStatus, Ledger
 from tagcloud.data.model import LOAD_ORDER, MONTH_START, TABLES, Column, Table, TableKind
+from tagcloud.data.normalise import ColumnRule, rule
 from tagcloud.data.quarantine import REASON_ORDER, Reason
+from tagcloud.data.readers import ARCHIVES, copy_to, read_bytes, split_compression, zip_members
 from tagcloud.data.warehouse import Warehouse, partition_key
 
 if TYPE_CHECKING:
@@ -48,6 +50,9 @@ EARLIEST = "2000-01-01"  # timestamps before this are clock or export errors
 BLOCK_BYTES = 32 << 20  # text is decoded in blocks this large (cut at a newline)
 SAMPLE_BYTES = 1 << 20  # --encoding auto decides on this much of the file
 _BAD_LINE = "\x01"  # marks a line that did not decode; never a legitimate first character
+_CUT_LINE = b"\x02"  # marks the partial last line of a stream that ended early
+# the codec used for "gbk": GB18030 is its superset (same two-byte characters, plus four-byte ones)
+_CODECS = {"gbk": "gb18030"}
 COMPRESSION = "snappy"  # warehouse Parquet: cheaper to write and read than zstd, a little larger
 FAULT_ENV = "TAGCLOUD_INGEST_FAULT"  # "<point>:<n>": SIGKILL self at the n-th <point> (crash tests)
 
@@ -67,6 +72,13 @@ class SourceFile:
     table: str
     stem: str  # file name without suffix: identifies the source within its table
     format: str  # "parquet" or "text"
+    compression: str | None = None  # "gzip" / "bz2" (the file), or None
+    member: str | None = None  # the member of a zip archive this source is
+
+    @property
+    def name(self) -> str:
+        """How the source is named in messages: the file, or ``archive.zip!member``."""
+        return f"{self.path}!{self.member}" if self.member else str(self.path)
 
 
 @dataclass(frozen=True)
@@ -119,22 +131,39 @@ def discover(source_dir: Path) -> tuple[list[SourceFile], list[Unrecognised]]:
             p = Path(dirpath) / name
             if Path(dirpath) == source_dir and name in SKIPPED_NAMES:
                 continue
-            suffix = p.suffix.lower()
-            if suffix in PARQUET_SUFFIXES:
-                fmt = "parquet"
-            elif suffix in TEXT_SUFFIXES:
-                fmt = "text"
-            else:
-                other.append(Unrecognised(p, f"unsupported file type {suffix or '(no suffix)'!r}"))
+            if p.suffix.lower() in ARCHIVES:
+                members, problem = zip_members(p)
+                if not members:
+                    other.append(Unrecognised(p, problem or "an empty zip archive"))
+                for m in members:
+                    _add_source(found, other, p, Path(dirpath) / Path(m).name, member=m)
                 continue
-            t = identify_table(p)
-            if t is None:
-                other.append(Unrecognised(p, "no model table matches its folder or file name"))
-                continue
-            found.append(SourceFile(p, t, source_identity(t, p.name[: -len(p.suffix)]), fmt))
+            _add_source(found, other, p, p)
     order = {t: i for i, t in enumerate(LOAD_ORDER)}
-    found.sort(key=lambda s: (order[s.table], str(s.path)))
+    found.sort(key=lambda s: (order[s.table], s.name))
     return found, other
+
+
+def _add_source(
+    found: list[SourceFile], other: list[Unrecognised], path: Path, named: Path, member: str | None = None
+) -> None:
+    """Add the source ``path`` (named ``named``: the file, or a zip member beside it) to a list."""
+    inner, compression = split_compression(named.name)
+    suffix = Path(inner).suffix.lower()
+    shown = f"{path}!{member}" if member else str(path)
+    if suffix in PARQUET_SUFFIXES:
+        fmt = "parquet"
+    elif suffix in TEXT_SUFFIXES:
+        fmt = "text"
+    else:
+        other.append(Unrecognised(Path(shown), f"unsupported file type {suffix or '(no suffix)'!r}"))
+        return
+    t = identify_table(named.with_name(inner))
+    if t is None:
+        other.append(Unrecognised(Path(shown), "no model table matches its folder or file name"))
+        return
+    stem = source_identity(t, inner[: -len(suffix)])
+    found.append(SourceFile(path, t, stem, fmt, compression, member))
 
 
 def fingerprint(data: bytes | None = None, path: Path | None = None) -> str:
@@ -153,6 +182,7 @@ def fingerprint(data: bytes | None = None, path: Path | None = None) -> str:
 
 
 def _bad_lines(sample: bytes, encoding: str) -> int:
+    encoding = _CODECS.get(encoding, encoding)
     try:
         sample.decode(encoding)
         return 0
@@ -183,15 +213,19 @@ def detect_encoding(data: bytes) -> str:
         cut = sample.rfind(b"\n")
         sample = sample[: cut + 1] if cut > 0 else sample
     u = _bad_lines(sample, "utf-8")
-    return "utf-8" if u == 0 else ("gbk" if _bad_lines(sample, "gbk") < u else "utf-8")
+    if u == 0:
+        return "utf-8"
+    return "gbk" if _bad_lines(sample, "gbk") < u else "utf-8"
 
 
 def transcode(data: bytes, encoding: str) -> bytes:
-    """UTF-8 bytes of ``data``; lines that do not decode become ``\\x01`` + the line with \\x escapes.
+    """UTF-8 bytes of ``data``; lines that do not decode, or carry a NUL byte (which no text export
+    writes), become ``\\x01`` + the line with \\x escapes: that line is quarantined, not the file.
 
     Blocks of ~32 MB (cut at a newline: GBK never uses byte 0x0A inside a character) are decoded
-    whole; only a block that fails is split into lines, so line numbers never shift.
+    whole; only a block that fails (or holds a NUL) is split into lines, so line numbers never shift.
     """
+    encoding = _CODECS.get(encoding, encoding)
     out: list[bytes] = []
     start, n = 0, len(data)
     while start < n:
@@ -201,15 +235,21 @@ def transcode(data: bytes, encoding: str) -> bytes:
             end = nl + 1 if nl >= start else (data.find(b"\n", end) + 1 or n)
         block = data[start:end]
         try:
+            if b"\x00" in block:
+                raise UnicodeDecodeError(encoding, b"", 0, 1, "NUL byte")
             text = block.decode(encoding)
             out.append(block if encoding == "utf-8" else text.encode("utf-8"))
         except UnicodeDecodeError:
             fixed = []
             for line in block.split(b"\n"):  # only a broken block pays for per-line work
                 try:
+                    if b"\x00" in line:
+                        raise UnicodeDecodeError(encoding, line, 0, 1, "NUL byte")
                     fixed.append(line.decode(encoding))
                 except UnicodeDecodeError:
-                    fixed.append(_BAD_LINE + line.decode(encoding, errors="backslashreplace"))
+                    shown = line.decode(encoding, errors="backslashreplace").replace("\x00", "\\x00")
+                    # a line cut off by a broken stream stays marked as cut (truncated_row)
+                    fixed.append(shown if line.startswith(_CUT_LINE) else _BAD_LINE + shown)
             out.append("\n".join(fixed).encode("utf-8"))
         start = end
     return out[0] if len(out) == 1 else b"".join(out)
@@ -218,7 +258,10 @@ def transcode(data: bytes, encoding: str) -> bytes:
 def _split_header(line: str, delimiter: str) -> list[str]:
     import csv
 
-    return [h.strip().lower() for h in next(csv.reader([line], delimiter=delimiter))]
+    try:
+        return [h.strip().lower() for h in next(csv.reader([line], delimiter=delimiter))]
+    except csv.Error:  # e.g. a lone carriage return inside the line: not a header anyway
+        return [h.strip().lower() for h in line.split(delimiter)]
 
 
 def sniff_header(first_line: str, t: Table, path: Path) -> tuple[str, list[str]]:
@@ -297,6 +340,7 @@ def parse_text(buf: bytes, delimiter: str, names: list[str]) -> Any | None:
     quotes = np.flatnonzero(arr == 34)
     odd = ((np.searchsorted(quotes, starts + spans) - np.searchsorted(quotes, starts)) % 2) == 1
     bad_enc = (content > 0) & (arr[starts] == 1)
+    cut = (content > 0) & (arr[starts] == 2)
     data: bytes = buf
     if odd.any():
         fixed = arr.copy()
@@ -347,7 +391,9 @@ def parse_text(buf: bytes, delimiter: str, names: list[str]) -> Any | None:
 
     def pre(lines: Any, broken: Any) -> Any:
         out = np.where(
-            bad_enc[lines - 1], Reason.ENCODING_ERROR.value, np.where(broken, Reason.TRUNCATED_ROW.value, "")
+            bad_enc[lines - 1],
+            Reason.ENCODING_ERROR.value,
+            np.where(broken | cut[lines - 1], Reason.TRUNCATED_ROW.value, ""),
         )
         return pa.array(out.astype(object), pa.string()).fill_null("")
 
@@ -455,6 +501,31 @@ class FileResult:
     dirty: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    unexpected: bool = False  # failed on an exception ingestion did not foresee (a bug: a crash)
+    normalised: int = 0  # accepted rows with at least one value rewritten to the canonical form
+    normalisations: dict[str, int] = field(default_factory=dict)  # "column:kind" → values
+    broken: str | None = None  # a compressed stream or archive that ended early: where
+
+    def summary(self) -> str:
+        """What happened to the file, in one paragraph a BI engineer reads."""
+        name = Path(self.source_path).name
+        if self.status is FileStatus.FAILED:
+            return f"{name}: not loaded, nothing of it written. {self.error}"
+        if self.status is not FileStatus.INGESTED:
+            return f"{name}: {self.status.value}; " + "; ".join(self.notes)
+        parts = [f"{name} ({self.table}): read {self.read:,} rows, accepted {self.accepted:,}"]
+        if self.quarantined:
+            why = ", ".join(f"{n:,} {r.replace('_', ' ')}" for r, n in self.reasons.items())
+            parts.append(f"quarantined {self.quarantined:,} ({why})")
+        if self.normalised:
+            how = ", ".join(
+                f"{k.replace(':', ' ').replace('_', ' ')} {n:,}" for k, n in self.normalisations.items()
+            )
+            parts.append(
+                f"{self.normalised:,} accepted rows had values rewritten to the canonical form ({how})"
+            )
+        text = "; ".join(parts) + "."
+        return text + (" " + " ".join(n[0].upper() + n[1:] + "." for n in self.notes) if self.notes else "")
 
     def ledger_row(self) -> dict[str, object]:
         return {
@@ -470,6 +541,9 @@ class FileResult:
             "rows_read": self.read,
             "rows_accepted": self.accepted,
             "rows_quarantined": self.quarantined,
+            "rows_normalised": self.normalised,
+            "notes": "; ".join(self.notes) or None,
+            "summary": self.summary(),
             "seconds": round(self.seconds, 3),
         }
 
@@ -515,7 +589,10 @@ class IngestReport:
         for f in self.files:
             if f.table is None:
                 continue
-            row = out.setdefault(f.table, {"files": 0, "read": 0, "accepted": 0, "quarantined": 0})
+            row = out.setdefault(
+                f.table, {"files": 0, "read": 0, "accepted": 0, "quarantined": 0, "normalised": 0}
+            )
+            row["normalised"] += f.normalised
             row["files"] += 1
             row["read"] += f.read
             row["accepted"] += f.accepted
@@ -582,6 +659,7 @@ class _Run:
         self.refs_loaded: set[str] = set()
         self.stems_seen: dict[tuple[str, str], Path] = {}
         self._cast_cols: set[str] = set()
+        self._rules: dict[str, ColumnRule] = {}  # the current file's normalised columns
         self._periods: list[str] = []  # partitions of the current file's accepted rows
         self._text_lines = False  # lines_arrow (the current text file's lines) is registered
         self._text_buf: bytes | None = None  # the current text file, transcoded to UTF-8
@@ -617,7 +695,7 @@ class _Run:
     # one file ------------------------------------------------------------------------------------
     def process(self, src: SourceFile) -> FileResult:
         started = time.perf_counter()
-        res = FileResult(str(src.path), src.table, src.stem, FileStatus.INGESTED)
+        res = FileResult(src.name, src.table, src.stem, FileStatus.INGESTED)
         try:
             key = (src.table, src.stem)
             if (
@@ -626,19 +704,20 @@ class _Run:
                 and TABLES[src.table].kind is TableKind.SNAPSHOT
             ):
                 raise IngestError(
-                    f"{src.path}: a second snapshot of {src.table} in this drop (the other is "
+                    f"{src.name}: a second snapshot of {src.table} in this drop (the other is "
                     f"{self.stems_seen[key]}); deliver one snapshot per drop"
                 )
             if key in self.stems_seen:
                 raise IngestError(
-                    f"{src.path}: same table and name as {self.stems_seen[key]} in this drop; rename one"
+                    f"{src.name}: same table and name as {self.stems_seen[key]} in this drop; rename one"
                 )
-            self.stems_seen[key] = src.path
+            self.stems_seen[key] = Path(src.name)
             self._process(src, res)
         except IngestError as e:
             res.status, res.error = FileStatus.FAILED, str(e)
         except Exception as e:  # a damaged file must never stop the others: record it, go on
-            res.status, res.error = FileStatus.FAILED, f"{src.path}: {type(e).__name__}: {e}"
+            res.status, res.error = FileStatus.FAILED, f"{src.name}: {type(e).__name__}: {e}"
+            res.unexpected = True
         finally:
             self._drop_temp()
         res.seconds = time.perf_counter() - started
@@ -646,9 +725,10 @@ class _Run:
             res.read = res.accepted = res.quarantined = 0
             res.reasons = {}
             self.ledger.record_file(self.run_id, res.ledger_row())
-        elif res.status in (FileStatus.UNCHANGED, FileStatus.SUPERSEDED):
+        elif res.status in (FileStatus.UNCHANGED, FileStatus.SUPERSEDED, FileStatus.COPY):
             self.ledger.record_file(self.run_id, res.ledger_row())
         shutil.rmtree(self._stage(src), ignore_errors=True)
+        self._extracted(src).unlink(missing_ok=True)
         return res
 
     def _register_lines(self) -> None:
@@ -675,14 +755,48 @@ class _Run:
         size = src.path.stat().st_size
         res.size_bytes = size
         if size == 0:
-            raise IngestError(f"{src.path}: empty file (0 bytes)")
-        data = src.path.read_bytes() if src.format == "text" else None
-        res.fingerprint = fingerprint(data=data, path=src.path)
+            raise IngestError(f"{src.name}: empty file (0 bytes)")
+        data: bytes | None = None
+        parquet_path = src.path
+        broken: str | None = None
+        if src.format == "text":
+            payload = read_bytes(src.path, src.compression, src.member)
+            data, broken = payload.data, payload.broken
+            if not data:
+                raise IngestError(f"{src.name}: {broken or 'empty file (no bytes after decompression)'}")
+            if broken:
+                # the partial last line is a row cut off by the break: quarantined, never accepted
+                nl = data.rfind(b"\n")
+                if nl + 1 < len(data):
+                    data = data[: nl + 1] + _CUT_LINE + data[nl + 1 :]
+            res.fingerprint = fingerprint(data=data)
+        elif src.compression or src.member:
+            parquet_path = self._extracted(src)
+            broken = copy_to(src.path, src.compression, src.member, parquet_path)
+            if broken:
+                raise IngestError(f"{src.name}: {broken}; a Parquet file cut short cannot be read")
+            res.fingerprint = fingerprint(path=parquet_path)
+        else:
+            res.fingerprint = fingerprint(path=src.path)
         prev = self.ledger.source(src.table, src.stem)
         if prev is not None and prev.state == "done" and prev.fingerprint == res.fingerprint:
             res.status = FileStatus.UNCHANGED
             res.notes.append("same content as already ingested")
             return
+        twin = self.ledger.same_content(src.table, res.fingerprint, src.stem)
+        if twin is not None:
+            res.status = FileStatus.COPY
+            res.notes.append(
+                f"same content as {Path(twin.source_path).name}, already ingested: a copy under another "
+                "name, not read (its rows would all be duplicates)"
+            )
+            return
+        if broken:
+            res.broken = broken
+            res.notes.append(
+                f"{broken}: the rows before the break are kept, the partial last line is quarantined "
+                "(truncated_row), the rest of the file never arrived: ask the sender for it again"
+            )
         if prev is not None and prev.state == "done" and src.stem == src.table:
             loaded, incoming = snapshot_date(Path(prev.source_path).name), snapshot_date(src.path.name)
             if loaded and incoming and incoming < loaded:
@@ -696,7 +810,7 @@ class _Run:
             assert data is not None
             cast_cols = self._text_raw(src, t, data, res)
         else:
-            cast_cols = self._parquet_raw(src, t)
+            cast_cols = self._parquet_raw(src, t, parquet_path)
         refs = self.refs_for(t)
         case, skipped = check_sql(t, self.now, cast_cols, refs)
         res.notes += [f"reference not checked (table empty): {s}" for s in skipped]
@@ -721,18 +835,54 @@ class _Run:
         res.reasons = {r.value: counts[r.value] for r in REASON_ORDER if r.value in counts}
         res.quarantined = sum(res.reasons.values())
         res.read = res.accepted + res.quarantined
+        self._count_normalised(res)
         self._write_and_commit(src, t, pkey, res, prev)
+
+    def _count_normalised(self, res: FileResult) -> None:
+        """Count, over the accepted rows, the values each rule rewrote and how (one scan)."""
+        if not self._rules or not res.accepted:
+            return
+        keys: list[str] = []
+        exprs: list[str] = []
+        changed: list[str] = []
+        for name, rl in self._rules.items():
+            raw, v = _q("_r_" + name), _q(name)
+            # a normalised value differs from its raw text (typed columns: the raw text does not cast)
+            typ = TABLES[res.table or ""].column(name).type
+            diff = f"{v} <> {raw}" if typ.upper() == "VARCHAR" else f"TRY_CAST({raw} AS {typ}) IS NULL"
+            changed.append(f"({raw} IS NOT NULL AND {diff})")
+            for kind, cond in rl.counts.items():
+                keys.append(f"{name}:{kind.value}")
+                exprs.append(f"count_if(({cond}) AND {raw} IS NOT NULL AND {diff})")
+        # the cheap "changed" test filters first: the kind conditions (regexes) then run only on
+        # the few rewritten rows, not on every accepted one
+        row = self.con.execute(
+            f"SELECT count(*), {', '.join(exprs)} FROM f WHERE _fail IS NULL AND ({' OR '.join(changed)})"
+        ).fetchone()
+        assert row is not None
+        res.normalised = int(row[0])
+        res.normalisations = {k: int(n) for k, n in zip(keys, row[1:], strict=True) if n}
+
+    def _extracted(self, src: SourceFile) -> Path:
+        """Where a compressed or archived Parquet source is decompressed to (Parquet needs seeking)."""
+        d = self.wh.staging_dir / "_sources"
+        d.mkdir(parents=True, exist_ok=True)
+        return d / f"{src.table}__{src.stem}.parquet"
 
     def _text_raw(self, src: SourceFile, t: Table, data: bytes, res: FileResult) -> set[str]:
         enc = self.options.encoding
-        if b"\x00" in data[:SAMPLE_BYTES]:
-            raise IngestError(f"{src.path}: binary content (NUL bytes), not delimited text")
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            # Excel's "Unicode text": UTF-16 with a byte-order mark (every other byte NUL)
+            data, enc = data.decode("utf-16", errors="replace").encode("utf-8"), "utf-8"
+            res.notes.append("UTF-16 text (byte-order mark) read as such")
+        if enc == "auto" and data.startswith(b"\xef\xbb\xbf"):
+            enc = "utf-8"  # a UTF-8 byte-order mark settles it, whatever foreign lines follow
         enc = detect_encoding(data) if enc == "auto" else enc
         buf = transcode(data, enc)
         del data
         first_end = buf.find(b"\n")
         first = buf[: first_end if first_end >= 0 else len(buf)].decode("utf-8").rstrip("\r").lstrip("\ufeff")
-        delim, names = sniff_header(first, t, src.path)
+        delim, names = sniff_header(first, t, Path(src.name))
         res.encoding, res.delimiter = enc, {"\t": "tab"}.get(delim, delim)
         # the quarantine takes raw lines from the text, so it stays until the file is done
         self._text_buf = buf
@@ -753,7 +903,7 @@ class _Run:
             )
             self.con.unregister("parsed_arrow")
             self.con.execute("CREATE OR REPLACE TEMP VIEW raw AS SELECT * FROM raw_text")
-            self._typed_view(t, cast_cols)
+            self._typed_view(t, cast_cols, set(t.column_names))
             return cast_cols
         if b'"' in buf:
             # Quoted fields. Most lines quote whole fields without inner quotes or delimiters
@@ -784,24 +934,31 @@ class _Run:
         )
         self.con.execute(
             "CREATE OR REPLACE TEMP TABLE raw_text AS SELECT _row, "
-            "CASE WHEN starts_with(_line, chr(1)) THEN _line[2:] ELSE _line END AS _raw_line, "
+            "CASE WHEN starts_with(_line, chr(1)) OR starts_with(_line, chr(2)) THEN _line[2:] ELSE _line END AS _raw_line, "
             f"CASE WHEN starts_with(_line, chr(1)) THEN {_lit(Reason.ENCODING_ERROR.value)} "
+            f"WHEN starts_with(_line, chr(2)) THEN {_lit(Reason.TRUNCATED_ROW.value)} "
             f"WHEN _f IS NULL OR len(_f) <> {n} THEN {_lit(Reason.TRUNCATED_ROW.value)} END AS _pre, "
             + ", ".join(cols)
             + " FROM split_text"
         )
         self.con.execute("DROP TABLE split_text")
         self.con.execute("CREATE OR REPLACE TEMP VIEW raw AS SELECT * FROM raw_text")
-        self._typed_view(t, cast_cols)
+        self._typed_view(t, cast_cols, set(t.column_names))
         return cast_cols
 
-    def _typed_view(self, t: Table, cast_cols: set[str]) -> None:
-        """View ``v``: each column typed as the model says; the raw value kept (as ``_r_<col>``)
-        only where a cast happens, so the checked table is no wider than it must be."""
+    def _typed_view(self, t: Table, cast_cols: set[str], text_cols: set[str]) -> None:
+        """View ``v``: each column normalised (``normalise.rule``, text columns only) and typed as
+        the model says; the raw value kept (as ``_r_<col>``) only where a cast or a normalisation
+        happens, so the checked table is no wider than it must be."""
         cols = []
+        self._rules = {}
         for c in t.columns:
             r = _q("_r_" + c.name)
-            if c.name in cast_cols:
+            rl = rule(c, r, _q(c.name), c.name in cast_cols) if c.name in text_cols else None
+            if rl is not None:
+                self._rules[c.name] = rl
+                cols += [r, f"{rl.value} AS {_q(c.name)}"]
+            elif c.name in cast_cols:
                 cols += [r, f"TRY_CAST({r} AS {c.type}) AS {_q(c.name)}"]
             else:
                 cols.append(f"{r} AS {_q(c.name)}")
@@ -809,24 +966,26 @@ class _Run:
             f"CREATE OR REPLACE TEMP VIEW v AS SELECT _row, _raw_line, _pre, {', '.join(cols)} FROM raw"
         )
 
-    def _parquet_raw(self, src: SourceFile, t: Table) -> set[str]:
-        with src.path.open("rb") as fh:
+    def _parquet_raw(self, src: SourceFile, t: Table, file: Path) -> set[str]:
+        if file.stat().st_size < 12:
+            raise IngestError(f"{src.name}: not a Parquet file (too short: {file.stat().st_size} bytes)")
+        with file.open("rb") as fh:
             head = fh.read(4)
             fh.seek(-4, os.SEEK_END)
             tail = fh.read(4)
         if head != b"PAR1" or tail != b"PAR1":
             raise IngestError(
-                f"{src.path}: not a Parquet file (no PAR1 {'header' if head != b'PAR1' else 'footer'}: "
+                f"{src.name}: not a Parquet file (no PAR1 {'header' if head != b'PAR1' else 'footer'}: "
                 "truncated or damaged)"
             )
-        path = _lit(str(src.path))
+        path = _lit(str(file))
         try:
             schema = dict(
                 (r[0], r[1])
                 for r in self.con.execute(f"DESCRIBE SELECT * FROM read_parquet({path})").fetchall()
             )
         except Exception as e:
-            raise IngestError(f"{src.path}: cannot read Parquet metadata: {e}") from None
+            raise IngestError(f"{src.name}: cannot read Parquet metadata: {e}") from None
         lower = {k.lower(): k for k in schema}
         missing = [c for c in t.column_names if c not in lower]
         extra = [k for k in schema if k.lower() not in set(t.column_names)]
@@ -834,7 +993,7 @@ class _Run:
             parts = ([f"missing {', '.join(missing)}"] if missing else []) + (
                 [f"unexpected {', '.join(extra[:5])}"] if extra else []
             )
-            raise IngestError(f"{src.path}: columns do not match table {t.name}: {'; '.join(parts)}")
+            raise IngestError(f"{src.name}: columns do not match table {t.name}: {'; '.join(parts)}")
         raw_cols = [f"{_q(lower[c.name])} AS {_q('_r_' + c.name)}" for c in t.columns]
         cast_cols = {
             c.name
@@ -845,7 +1004,8 @@ class _Run:
             "CREATE OR REPLACE TEMP VIEW raw AS SELECT file_row_number + 1 AS _row, NULL::VARCHAR AS _raw_line, "
             f"NULL::VARCHAR AS _pre, {', '.join(raw_cols)} FROM read_parquet({path}, file_row_number = true)"
         )
-        self._typed_view(t, cast_cols)
+        text_cols = {c.name for c in t.columns if schema[lower[c.name]].upper() == "VARCHAR"}
+        self._typed_view(t, cast_cols, text_cols)
         return cast_cols
 
     def _duplicates(self, src: SourceFile, t: Table, pkey: str | None) -> None:
@@ -925,7 +1085,7 @@ class _Run:
         if res.quarantined:
             q_out = stage / "quarantine.parquet"
             raw = ", ".join(
-                f"CAST({_q(('_r_' if c.name in cast_cols else '') + c.name)} AS VARCHAR) AS {_q(c.name)}"
+                f"CAST({_q(('_r_' if c.name in cast_cols or c.name in self._rules else '') + c.name)} AS VARCHAR) AS {_q(c.name)}"
                 for c in t.columns
             )
             rows, raw_line = "(SELECT * FROM f WHERE _fail IS NOT NULL) f", "_raw_line"
@@ -933,9 +1093,12 @@ class _Run:
                 self._register_lines()
                 rows += " LEFT JOIN lines_arrow l USING (_row)"
                 line = "rtrim(l.line, chr(13) || chr(10))"
-                raw_line = f"coalesce(_raw_line, CASE WHEN starts_with({line}, chr(1)) THEN {line}[2:] ELSE {line} END)"
+                raw_line = (
+                    f"coalesce(_raw_line, CASE WHEN starts_with({line}, chr(1)) OR starts_with({line}, chr(2)) "
+                    f"THEN {line}[2:] ELSE {line} END)"
+                )
             con.execute(
-                f"COPY (SELECT {_lit(str(src.path))} AS source_file, _row AS row_number, "
+                f"COPY (SELECT {_lit(src.name)} AS source_file, _row AS row_number, "
                 "split_part(_fail, ':', 1) AS reason, split_part(_fail, ':', 2) AS column_name, "
                 f"{raw_line} AS raw_line, {raw} FROM {rows} ORDER BY _row) "
                 f"TO {_lit(str(q_out))} (FORMAT parquet, COMPRESSION {COMPRESSION})"
@@ -964,7 +1127,7 @@ class _Run:
 
         outputs = [rel for _, rel in moves]
         assert res.fingerprint is not None
-        self.ledger.begin_commit(self.run_id, src.table, src.stem, str(src.path), res.fingerprint, outputs)
+        self.ledger.begin_commit(self.run_id, src.table, src.stem, src.name, res.fingerprint, outputs)
         _fault("before_move")
         old = (set(prev.outputs) | set(prev.pending_outputs)) if prev is not None else set()
         for rel in sorted(old - set(outputs)):
@@ -987,13 +1150,14 @@ class _Run:
             self.run_id,
             src.table,
             src.stem,
-            str(src.path),
+            src.name,
             res.fingerprint,
             outputs,
             (res.read, res.accepted, res.quarantined),
             res.reasons,
             res.dirty,
             res.ledger_row(),
+            res.normalisations,
         )
         _fault("after_record")
         if res.accepted:
@@ -1050,7 +1214,7 @@ def ingest(
                 for src in sources:
                     fr = run.process(src)
                     report.files.append(fr)
-                    j.advance(rows=fr.read, note=src.path.name)
+                    j.advance(rows=fr.read, note=Path(src.name).name)
         finally:
             run.close()
         shutil.rmtree(wh.staging_dir, ignore_errors=True)
@@ -1065,7 +1229,7 @@ def render_report(report: IngestReport, max_files: int = 40) -> list[Any]:
     from rich.table import Table as RichTable
 
     per_table = RichTable(title=f"Reconciliation (run {report.run_id}): read = accepted + quarantined")
-    for h in ("table", "files", "read", "accepted", "quarantined", "balanced"):
+    for h in ("table", "files", "read", "accepted", "quarantined", "normalised", "balanced"):
         per_table.add_column(h, justify="left" if h == "table" else "right")
     for name, row in report.by_table().items():
         ok = row["read"] == row["accepted"] + row["quarantined"]
@@ -1075,6 +1239,7 @@ def render_report(report: IngestReport, max_files: int = 40) -> list[Any]:
             f"{row['read']:,}",
             f"{row['accepted']:,}",
             f"{row['quarantined']:,}",
+            f"{row['normalised']:,}",
             "✓" if ok else "[red]✗",
         )
     per_table.add_row(
@@ -1083,6 +1248,7 @@ def render_report(report: IngestReport, max_files: int = 40) -> list[Any]:
         f"{report.read:,}",
         f"{report.accepted:,}",
         f"{report.quarantined:,}",
+        f"{sum(f.normalised for f in report.files):,}",
         "",
     )
     out: list[Any] = [per_table]
@@ -1095,7 +1261,8 @@ def render_report(report: IngestReport, max_files: int = 40) -> list[Any]:
             for f in report.files
             if f.status in (FileStatus.FAILED, FileStatus.UNRECOGNISED, FileStatus.SUPERSEDED)
             or f.quarantined
-            or (f.status is FileStatus.INGESTED and f.notes)
+            or f.normalised
+            or (f.status in (FileStatus.INGESTED, FileStatus.COPY) and f.notes)
         ]
     hidden = len(report.files) - len(shown)
     files = RichTable(title="Files" + (f" ({hidden:,} clean files not listed)" if hidden else ""))
@@ -1103,8 +1270,16 @@ def render_report(report: IngestReport, max_files: int = 40) -> list[Any]:
         files.add_column(h, justify="right" if h in ("read", "accepted", "quarantined") else "left")
     for f in shown:
         fmt = f"{f.encoding}{' ' + repr(f.delimiter) if f.delimiter else ''}" if f.encoding else ""
+        norm = ", ".join(f"{k.replace(':', ' ')} {v:,}" for k, v in f.normalisations.items())
         note = f.error or "; ".join(
-            x for x in [", ".join(f"{k} {v:,}" for k, v in f.reasons.items()), fmt, *f.notes] if x
+            x
+            for x in [
+                ", ".join(f"{k} {v:,}" for k, v in f.reasons.items()),
+                f"normalised: {norm}" if norm else "",
+                fmt,
+                *f.notes,
+            ]
+            if x
         )
         style = {FileStatus.FAILED: "[red]", FileStatus.UNRECOGNISED: "[yellow]"}.get(f.status, "")
         files.add_row(

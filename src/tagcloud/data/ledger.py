@@ -5,6 +5,9 @@ Tables:
 - ``runs``: one row per ``tagcloud ingest`` (status running / finished / interrupted).
 - ``files``: one row per source file seen by a run, with its fingerprint, status and counts.
 - ``reason_counts``: quarantined rows per run, file and reason.
+- ``normalised_counts``: values rewritten to the canonical form per run, file, column and kind
+  (``tagcloud.data.normalise.Normalisation``); ``files.summary`` says in one paragraph what
+  happened to the file, ``files.notes`` the remarks (a stream that ended early, a copy skipped …).
 - ``sources``: the current state of each source (table, stem): its fingerprint and the warehouse and
   quarantine files it produced. ``state = 'committing'`` means a run died while moving its outputs
   into place; the next run reprocesses that source.
@@ -47,11 +50,18 @@ CREATE TABLE IF NOT EXISTS files (
     rows_accepted INTEGER NOT NULL DEFAULT 0,
     rows_quarantined INTEGER NOT NULL DEFAULT 0,
     seconds REAL,
-    recorded_at TEXT NOT NULL
+    recorded_at TEXT NOT NULL,
+    rows_normalised INTEGER NOT NULL DEFAULT 0,
+    notes TEXT,
+    summary TEXT
 );
 CREATE TABLE IF NOT EXISTS reason_counts (
     run_id INTEGER NOT NULL, source_path TEXT NOT NULL, table_name TEXT NOT NULL,
     reason TEXT NOT NULL, rows INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS normalised_counts (
+    run_id INTEGER NOT NULL, source_path TEXT NOT NULL, table_name TEXT NOT NULL,
+    column_name TEXT NOT NULL, kind TEXT NOT NULL, "values" INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS sources (
     table_name TEXT NOT NULL,
@@ -79,12 +89,21 @@ CREATE TABLE IF NOT EXISTS dirty_periods (
 """
 
 
+# files columns added since the first ledgers were written (added to an older ledger on open)
+_ADDED_FILE_COLUMNS = {
+    "rows_normalised": "INTEGER NOT NULL DEFAULT 0",
+    "notes": "TEXT",
+    "summary": "TEXT",
+}
+
+
 class FileStatus(StrEnum):
     """What a run did with one source file."""
 
     INGESTED = "ingested"  # read, validated and written (new or corrected content)
     UNCHANGED = "unchanged"  # same content as already ingested under that name: nothing to do
     SUPERSEDED = "superseded"  # a snapshot older than the one already loaded: kept out, nothing written
+    COPY = "copy"  # the same bytes as another source of the table already ingested: not read again
     FAILED = "failed"  # file-level failure (damaged, wrong columns, empty …): nothing written
     UNRECOGNISED = "unrecognised"  # not a model table, or not a readable file type
 
@@ -131,6 +150,10 @@ class Ledger:
         self.con.execute("PRAGMA journal_mode=WAL")
         self.con.execute("PRAGMA synchronous=FULL")  # a recorded file must survive a power cut
         self.con.executescript(SCHEMA)
+        have = {r[1] for r in self.con.execute("PRAGMA table_info(files)")}
+        for col, decl in _ADDED_FILE_COLUMNS.items():
+            if col not in have:
+                self.con.execute(f"ALTER TABLE files ADD COLUMN {col} {decl}")
 
     def close(self) -> None:
         self.con.close()
@@ -191,6 +214,15 @@ class Ledger:
             tuple(json.loads(row[6] or "[]")),
         )
 
+    def same_content(self, table: str, fingerprint: str, stem: str) -> SourceState | None:
+        """Another source of ``table`` already ingested with exactly this content, if any."""
+        row = self.con.execute(
+            "SELECT stem FROM sources WHERE table_name = ? AND fingerprint = ? AND stem <> ? "
+            "AND state = 'done' ORDER BY updated_at LIMIT 1",
+            (table, fingerprint, stem),
+        ).fetchone()
+        return self.source(table, row[0]) if row else None
+
     def begin_commit(
         self, run_id: int, table: str, stem: str, source_path: str, fingerprint: str, outputs: list[str]
     ) -> None:
@@ -218,6 +250,7 @@ class Ledger:
         reasons: dict[str, int],
         dirty: list[tuple[str, str]],
         file_row: dict[str, object],
+        normalised: dict[str, int] | None = None,
     ) -> None:
         """Mark a source done, with its file record, reason counts and dirty periods, atomically."""
         read, accepted, quarantined = counts
@@ -243,6 +276,13 @@ class Ledger:
             self.con.executemany(
                 "INSERT INTO reason_counts VALUES (?, ?, ?, ?, ?)",
                 [(run_id, source_path, table, r, n) for r, n in reasons.items()],
+            )
+            self.con.executemany(
+                "INSERT INTO normalised_counts VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (run_id, source_path, table, *key.split(":", 1), n)
+                    for key, n in (normalised or {}).items()
+                ],
             )
             self.con.executemany(
                 "INSERT INTO dirty_periods (table_name, period, reason, run_id, source_stem, created_at) "
@@ -271,6 +311,9 @@ class Ledger:
             "rows_read",
             "rows_accepted",
             "rows_quarantined",
+            "rows_normalised",
+            "notes",
+            "summary",
             "seconds",
         ]
         self.con.execute(
