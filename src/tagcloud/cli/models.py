@@ -75,26 +75,57 @@ def evaluate_cmd(
     truth: Path = typer.Option(..., help="the simulator's ground_truth folder (OUT/ground_truth)"),
     warehouse: Path | None = typer.Option(None, help=WAREHOUSE_HELP),
     report: Path | None = typer.Option(None, help="also write the figures as a Markdown table here"),
+    test_truth: Path | None = typer.Option(
+        None,
+        help="the test province's ground_truth (simulate --profile test): printed beside the dev figures",
+    ),
+    test_warehouse: Path | None = typer.Option(None, help="the test province's warehouse (models run on it)"),
 ) -> None:
-    """Print every model's quality against the ground truth; write WAREHOUSE/models/evaluation.json."""
+    """Print every model's quality against the ground truth; write WAREHOUSE/models/evaluation.json.
+
+    With --test-truth and --test-warehouse, the dev province's figures (what parameters were tuned
+    on) and the test province's side by side; targets are judged on the test column."""
     from rich.console import Console
     from rich.table import Table
 
-    from tagcloud.models.evaluate import evaluate, render_markdown, write_json
+    from tagcloud.models.evaluate import (
+        evaluate,
+        pair_metrics,
+        render_markdown,
+        render_side_by_side,
+        write_json,
+    )
 
+    if (test_truth is None) != (test_warehouse is None):
+        raise typer.BadParameter("--test-truth and --test-warehouse go together")
     wh = _warehouse(warehouse)
     try:
         metrics = evaluate(wh, truth)
+        test = evaluate(test_warehouse, test_truth) if test_truth and test_warehouse else None
     except FileNotFoundError as e:
         raise typer.BadParameter(str(e)) from None
-    t = Table("model", "metric", "value", "target", "met", "n")
-    for m in metrics:
-        met = {True: "[green]yes", False: "[red]no", None: ""}[m.passed]
-        t.add_row(m.model, m.metric, f"{m.value:.3f}", m.target, met, f"{m.n:,}")
-    Console().print(t)
     write_json(metrics, wh / "models" / "evaluation.json")
+    if test is None:
+        t = Table("model", "metric", "value", "target", "met", "n")
+        for m in metrics:
+            met = {True: "[green]yes", False: "[red]no", None: ""}[m.passed]
+            t.add_row(m.model, m.metric, f"{m.value:.3f}", m.target, met, f"{m.n:,}")
+        Console().print(t)
+        markdown = render_markdown(metrics)
+    else:
+        assert test_warehouse is not None
+        write_json(test, test_warehouse / "models" / "evaluation.json")
+        t = Table("model", "metric", "dev", "test", "target", "met (test)", "n (test)")
+        for (model, metric), d, x in pair_metrics(metrics, test):
+            met = {True: "[green]yes", False: "[red]no", None: ""}[x.passed] if x else ""
+            t.add_row(
+                model, metric, f"{d.value:.3f}" if d else "", f"{x.value:.3f}" if x else "",
+                next(m.target for m in (x, d) if m is not None), met, f"{x.n:,}" if x else "",
+            )  # fmt: skip
+        Console().print(t)
+        markdown = render_side_by_side(metrics, test)
     if report:
-        report.write_text(render_markdown(metrics), encoding="utf-8")
+        report.write_text(markdown, encoding="utf-8")
         typer.echo(f"wrote {report}")
 
 

@@ -59,8 +59,13 @@ def simulate(
     delimiter: str = ",",
     encoding: str = "utf-8",
     quiet: bool = False,
+    profile: str = "dev",
 ) -> dict[str, Any]:
-    """Simulate ``subscribers`` for ``days`` from ``start`` into ``out``; returns the manifest."""
+    """Simulate ``subscribers`` for ``days`` from ``start`` into ``out``; returns the manifest.
+
+    ``profile`` "test" draws the generator's knobs from their ranges and adds the realism of
+    :mod:`tagcloud.sim.profile` (a province the models were not tuned on)."""
+    from tagcloud.sim.profile import apply_realism, knobs_for
     from tagcloud.sim.writer import TableWriter
 
     if subscribers < 50:
@@ -72,6 +77,7 @@ def simulate(
     end = start + dt.timedelta(days=days - 1)
     if start < cal.FIRST_DAY or end > cal.LAST_DAY:
         raise ValueError(f"window {start}..{end} is outside the calendar {cal.FIRST_DAY}..{cal.LAST_DAY}")
+    knobs = knobs_for(profile, seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     writer = TableWriter(out, fmt, delimiter, encoding, threads=1)
@@ -80,8 +86,10 @@ def simulate(
         g = build_geography(subscribers, rng)
         h = build_handsets(rng)
         pop = build_population(subscribers, g, h, start, days, rng)
+        if profile != "dev":
+            apply_realism(pop, g, knobs, np.random.default_rng([seed, 4243]))
         _write_reference(writer, g, h)
-        sim = DaySimulator(pop, g, h, seed)
+        sim = DaySimulator(pop, g, h, seed, knobs)
         window_orders: list[dict[str, np.ndarray]] = []
         window_handsets: list[dict[str, np.ndarray]] = []
         with job(f"simulate {subscribers:,} subscribers × {days} days", total=days, quiet=quiet) as j:
@@ -96,7 +104,7 @@ def simulate(
                 window_handsets.append(day.handsets)
                 j.advance(1, rows=rows, note=str(pop.days[d].date))
         rng_h = np.random.default_rng([seed, 5])
-        writer.write("subscribers", subscribers_table(pop, g, sim.plan, end))
+        writer.write("subscribers", subscribers_table(pop, g, sim.plan, end, knobs.registered_elsewhere))
         orders = _concat([historical_orders(pop, start, rng_h), *window_orders])
         _write_by_month(writer, "orders", orders, lambda o: orders_table(o, pop, 1))
         hs = _concat([handset_history(pop, h, start, rng_h), *window_handsets])
@@ -108,6 +116,8 @@ def simulate(
         writer.close()
     manifest = {
         "seed": seed,
+        "profile": profile,
+        "generator": knobs.manifest(),
         "subscribers": subscribers,
         "days": days,
         "start": start.isoformat(),
@@ -242,6 +252,8 @@ def _write_truth(out: Path, pop: Population, g: Geography) -> None:
         "migrant": pa.array(pop.persona == PERSONA_INDEX["migrant_worker"]),
         "business_traveller": pa.array(pop.persona == PERSONA_INDEX["business_traveller"]),
         "shift_worker": pa.array(pop.persona == PERSONA_INDEX["shift_worker"]),
+        # teachers, canteen staff and residents in campus cells every day (test profile)
+        "campus_daily": pa.array(pop.traits.get("campus_daily", np.zeros(n, bool))),
     }
     for t in TRAITS:
         if t != "family":
