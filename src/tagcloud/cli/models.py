@@ -132,7 +132,10 @@ def evaluate_cmd(
 @models_app.command("train")
 def train_cmd(
     attributes: Path = typer.Argument(..., help="attribute table (.parquet or .csv) with an msisdn column"),
-    label: str = typer.Option(..., help="0/1 label column (in the attribute table or the label file)"),
+    label: str = typer.Option(
+        ...,
+        help="label column (in the attribute table or the label file): 0/1, yes/no, Y/N, true/false, 是/否 or churn/active",
+    ),
     name: str = typer.Option(..., help="model name: scores go to WAREHOUSE/models/<name>.parquet"),
     labels: Path | None = typer.Option(None, help="separate label file (msisdn + label column)"),
     label_tag: bool = typer.Option(
@@ -140,11 +143,22 @@ def train_cmd(
     ),
     warehouse: Path | None = typer.Option(None, help=WAREHOUSE_HELP),
     folds: int = typer.Option(5, help="cross-validation folds"),
+    later: Path | None = typer.Option(
+        None,
+        "--out-of-time",
+        help="a LATER period's attribute table (same columns, with LABEL or joined from --later-labels): "
+        "the model trained on ATTRIBUTES is scored on it and its AUC and top-decile lift printed",
+    ),
+    later_labels: Path | None = typer.Option(None, help="label file for --out-of-time (msisdn + LABEL)"),
 ) -> None:
-    """Train a gradient-boosting propensity model; print CV AUC and top-decile lift; write scores."""
+    """Train a gradient-boosting propensity model; print CV AUC and top-decile lift; write scores.
+
+    With --out-of-time, also score a later period (e.g. trained on August's churners, judged on
+    September's) and print its AUC and top-decile lift."""
     from tagcloud.models.propensity import (
         PropensityError,
         join_label,
+        out_of_time,
         read_table,
         tag_labels,
         train,
@@ -158,9 +172,19 @@ def train_cmd(
         elif labels:
             table = join_label(table, read_table(labels), label)
         result = train(table, label, name=name, folds=folds)
+        oot = None
+        if later is not None:
+            later_t = read_table(later)
+            if later_labels:
+                later_t = join_label(later_t, read_table(later_labels), label)
+            oot = out_of_time(result, later_t, label)
+        elif later_labels is not None:
+            raise PropensityError("--later-labels needs --out-of-time")
     except PropensityError as e:
         raise typer.BadParameter(str(e)) from None
     typer.echo(result.summary())
+    if oot is not None:
+        typer.echo(f"{name} {oot.summary()} ({later})")
     typer.echo(f"wrote {write_model_output(result.scores, _warehouse(warehouse), name)}")
 
 
