@@ -21,6 +21,8 @@ def test_dev_is_the_defaults_and_test_draws_within_the_ranges() -> None:
         assert len(k.migrant_hour_weights) == 24 and abs(sum(k.migrant_hour_weights) - 1) < 1e-3
         # migrants call at hours of their own, working hours included (a little)
         assert sum(w > 0 for w in k.migrant_hour_weights) == 24
+        assert all(0.7 <= f <= 1.4 for f in k.persona_share_factors)
+    assert a.persona_share_factors != b.persona_share_factors
 
 
 def test_unknown_profile_is_named() -> None:

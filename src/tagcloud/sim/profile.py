@@ -42,6 +42,7 @@ class Knobs:
     )
     migrant_call_rate: float = 0.25  # calls a day per (migrant, contact) link
     registered_elsewhere: float = 0.15  # registered region differs from the true home
+    persona_share_factors: tuple[float, ...] = ()  # one per persona, scaling its share (empty: as is)
     # realism the dev province lacks (0 = off)
     campus_staff_share: float = 0.0  # of working adults in a university's city: work in its cells
     campus_resident_share: float = 0.0  # of urban residents without a family: live in campus cells
@@ -90,6 +91,10 @@ def knobs_for(profile: str, seed: int) -> Knobs:
     w[11:14] = rng.uniform(0.03, 0.12, 3)
     w[17:24] = rng.uniform(0.05, 0.25, 7)
     values["migrant_hour_weights"] = tuple(round(float(x), 4) for x in w / w.sum())
+    # the persona mix (more or fewer shift workers, migrants, students …): each share × 0.7 … 1.4
+    from tagcloud.sim.personas import PERSONAS
+
+    values["persona_share_factors"] = tuple(round(float(x), 3) for x in rng.uniform(0.7, 1.4, len(PERSONAS)))
     return Knobs(**values)
 
 

@@ -85,7 +85,7 @@ def simulate(
         rng = np.random.default_rng([seed, 0])
         g = build_geography(subscribers, rng)
         h = build_handsets(rng)
-        pop = build_population(subscribers, g, h, start, days, rng)
+        pop = build_population(subscribers, g, h, start, days, rng, knobs.persona_share_factors)
         if profile != "dev":
             apply_realism(pop, g, knobs, np.random.default_rng([seed, 4243]))
         _write_reference(writer, g, h)
