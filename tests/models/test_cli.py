@@ -53,3 +53,34 @@ def test_train_command_writes_scores(tmp_path: Path) -> None:
 def test_unknown_model_named(tmp_path: Path) -> None:
     r = runner.invoke(app, ["models", "run", "--warehouse", str(tmp_path), "--only", "hom_work"])
     assert r.exit_code != 0 and "unknown model 'hom_work'" in r.output
+
+
+def test_train_out_of_time(tmp_path: Path) -> None:
+    """Trained on one month's churners (yes/no text), judged on the next month's (是/否)."""
+    rng = np.random.default_rng(1)
+
+    def month(n: int, yes: str, no: str, shift: float) -> pa.Table:
+        x = rng.normal(size=n)
+        churn = (x + rng.normal(scale=0.7, size=n)) > 1.3 + shift
+        return pa.table({"msisdn": [f"139{i:08d}" for i in range(n)], "x": x, "noise": rng.normal(size=n),
+                         "churn": np.where(churn, yes, no)})  # fmt: skip
+
+    pq.write_table(month(800, "yes", "no", 0.0), tmp_path / "aug.parquet")
+    pq.write_table(month(800, "是", "否", 0.2), tmp_path / "sep.parquet")
+    args = ["models", "train", str(tmp_path / "aug.parquet"), "--label", "churn", "--name", "churn_oot",
+            "--warehouse", str(tmp_path / "wh"), "--folds", "3"]  # fmt: skip
+    r = runner.invoke(app, [*args, "--out-of-time", str(tmp_path / "sep.parquet")])
+    assert r.exit_code == 0, r.output
+    line = next(x for x in r.output.splitlines() if "out of time" in x)
+    auc = float(line.split("AUC ")[1].split(";")[0])
+    lift = float(line.split("lift at top decile ")[1].split(" ")[0])
+    assert 0.75 < auc < 1.0 and lift > 2.0  # x carries the signal in both months
+    # a later month whose labels carry no signal scores near chance
+    noise = month(800, "churn", "active", 0.0).set_column(1, "x", pa.array(rng.normal(size=800)))
+    pq.write_table(noise, tmp_path / "oct.parquet")
+    r = runner.invoke(app, [*args, "--out-of-time", str(tmp_path / "oct.parquet")])
+    auc = float(next(x for x in r.output.splitlines() if "out of time" in x).split("AUC ")[1].split(";")[0])
+    assert 0.35 < auc < 0.65
+    pq.write_table(month(50, "maybe", "no", 0.0), tmp_path / "bad.parquet")
+    r = runner.invoke(app, [*args, "--out-of-time", str(tmp_path / "bad.parquet")])
+    assert r.exit_code != 0 and "not a yes/no label" in r.output

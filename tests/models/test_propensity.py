@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
@@ -118,3 +119,35 @@ def test_label_from_a_built_tag(tmp_path: Path) -> None:
         tag_labels(tmp_path, "brand")
     with pytest.raises(PropensityError, match="not a column"):
         tag_labels(tmp_path, "nope")
+
+
+@pytest.mark.parametrize(
+    ("yes", "no"),
+    [
+        ("1", "0"),
+        ("yes", "no"),
+        ("Y", "N"),
+        ("TRUE", "false"),
+        ("是", "否"),
+        ("churn", "active"),
+        (" Yes ", "no "),
+    ],
+)
+def test_label_forms_people_have(yes: str, no: str) -> None:
+    from tagcloud.models.propensity import _labels
+
+    t = pa.table({"msisdn": ["a", "b", "c"], "y": [yes, no, yes]})
+    assert _labels(t, "y").tolist() == [1, 0, 1]
+    d = pa.table({"msisdn": ["a", "b", "c"], "y": pa.array([yes, no, yes]).dictionary_encode()})
+    assert _labels(d, "y").tolist() == [1, 0, 1]
+
+
+def test_unknown_label_forms_are_named() -> None:
+    from tagcloud.models.propensity import _labels
+
+    with pytest.raises(PropensityError, match=r"not a yes/no label: \['maybe'\].*accepted: 1/yes"):
+        _labels(pa.table({"y": ["yes", "maybe", "no"]}), "y")
+    with pytest.raises(PropensityError, match="only one class"):
+        _labels(pa.table({"y": ["是", "是"]}), "y")
+    with pytest.raises(PropensityError, match="a label is 0/1"):
+        _labels(pa.table({"y": pa.array([dt.date(2026, 1, 1)] * 2)}), "y")

@@ -88,3 +88,29 @@ def test_scores_carry_signal(province: tuple[Path, list[Metric], list]) -> None:
         _m(metrics, "plan_recommendation", "planted acceptance of the recommended product ÷ its mean") > 1.0
     )
     assert _m(metrics, "migration_5g", "planted 5G-plan acceptance, tier A ÷ tier C") > 1.0
+
+
+def test_evaluate_prints_dev_and_test_side_by_side(
+    province: tuple[Path, list[Metric], list], tmp_path: Path
+) -> None:  # type: ignore[type-arg]
+    from typer.testing import CliRunner
+
+    from tagcloud.cli import app
+
+    root, _, _ = province
+    truth, wh = str(root / "out" / "ground_truth"), str(root / "wh")
+    report = tmp_path / "r.md"
+    r = CliRunner().invoke(
+        app,
+        ["models", "evaluate", "--truth", truth, "--warehouse", wh, "--test-truth", truth, "--test-warehouse", wh,
+         "--report", str(report)],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    lines = report.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "| model | metric | dev | test | target | met (test) | n (test) |"
+    home = next(x for x in lines if "| home cell exact |" in x).split("|")
+    assert home[3] == home[4] and float(home[3]) > 0.9  # the same province twice: the same figure
+    r = CliRunner().invoke(
+        app, ["models", "evaluate", "--truth", truth, "--warehouse", wh, "--test-truth", truth]
+    )
+    assert r.exit_code != 0 and "go together" in r.output

@@ -75,33 +75,67 @@ def evaluate_cmd(
     truth: Path = typer.Option(..., help="the simulator's ground_truth folder (OUT/ground_truth)"),
     warehouse: Path | None = typer.Option(None, help=WAREHOUSE_HELP),
     report: Path | None = typer.Option(None, help="also write the figures as a Markdown table here"),
+    test_truth: Path | None = typer.Option(
+        None,
+        help="the test province's ground_truth (simulate --profile test): printed beside the dev figures",
+    ),
+    test_warehouse: Path | None = typer.Option(None, help="the test province's warehouse (models run on it)"),
 ) -> None:
-    """Print every model's quality against the ground truth; write WAREHOUSE/models/evaluation.json."""
+    """Print every model's quality against the ground truth; write WAREHOUSE/models/evaluation.json.
+
+    With --test-truth and --test-warehouse, the dev province's figures (what parameters were tuned
+    on) and the test province's side by side; targets are judged on the test column."""
     from rich.console import Console
     from rich.table import Table
 
-    from tagcloud.models.evaluate import evaluate, render_markdown, write_json
+    from tagcloud.models.evaluate import (
+        evaluate,
+        pair_metrics,
+        render_markdown,
+        render_side_by_side,
+        write_json,
+    )
 
+    if (test_truth is None) != (test_warehouse is None):
+        raise typer.BadParameter("--test-truth and --test-warehouse go together")
     wh = _warehouse(warehouse)
     try:
         metrics = evaluate(wh, truth)
+        test = evaluate(test_warehouse, test_truth) if test_truth and test_warehouse else None
     except FileNotFoundError as e:
         raise typer.BadParameter(str(e)) from None
-    t = Table("model", "metric", "value", "target", "met", "n")
-    for m in metrics:
-        met = {True: "[green]yes", False: "[red]no", None: ""}[m.passed]
-        t.add_row(m.model, m.metric, f"{m.value:.3f}", m.target, met, f"{m.n:,}")
-    Console().print(t)
     write_json(metrics, wh / "models" / "evaluation.json")
+    if test is None:
+        t = Table("model", "metric", "value", "target", "met", "n")
+        for m in metrics:
+            met = {True: "[green]yes", False: "[red]no", None: ""}[m.passed]
+            t.add_row(m.model, m.metric, f"{m.value:.3f}", m.target, met, f"{m.n:,}")
+        Console().print(t)
+        markdown = render_markdown(metrics)
+    else:
+        assert test_warehouse is not None
+        write_json(test, test_warehouse / "models" / "evaluation.json")
+        t = Table("model", "metric", "dev", "test", "target", "met (test)", "n (test)")
+        for (model, metric), d, x in pair_metrics(metrics, test):
+            met = {True: "[green]yes", False: "[red]no", None: ""}[x.passed] if x else ""
+            t.add_row(
+                model, metric, f"{d.value:.3f}" if d else "", f"{x.value:.3f}" if x else "",
+                next(m.target for m in (x, d) if m is not None), met, f"{x.n:,}" if x else "",
+            )  # fmt: skip
+        Console().print(t)
+        markdown = render_side_by_side(metrics, test)
     if report:
-        report.write_text(render_markdown(metrics), encoding="utf-8")
+        report.write_text(markdown, encoding="utf-8")
         typer.echo(f"wrote {report}")
 
 
 @models_app.command("train")
 def train_cmd(
     attributes: Path = typer.Argument(..., help="attribute table (.parquet or .csv) with an msisdn column"),
-    label: str = typer.Option(..., help="0/1 label column (in the attribute table or the label file)"),
+    label: str = typer.Option(
+        ...,
+        help="label column (in the attribute table or the label file): 0/1, yes/no, Y/N, true/false, 是/否 or churn/active",
+    ),
     name: str = typer.Option(..., help="model name: scores go to WAREHOUSE/models/<name>.parquet"),
     labels: Path | None = typer.Option(None, help="separate label file (msisdn + label column)"),
     label_tag: bool = typer.Option(
@@ -109,11 +143,22 @@ def train_cmd(
     ),
     warehouse: Path | None = typer.Option(None, help=WAREHOUSE_HELP),
     folds: int = typer.Option(5, help="cross-validation folds"),
+    later: Path | None = typer.Option(
+        None,
+        "--out-of-time",
+        help="a LATER period's attribute table (same columns, with LABEL or joined from --later-labels): "
+        "the model trained on ATTRIBUTES is scored on it and its AUC and top-decile lift printed",
+    ),
+    later_labels: Path | None = typer.Option(None, help="label file for --out-of-time (msisdn + LABEL)"),
 ) -> None:
-    """Train a gradient-boosting propensity model; print CV AUC and top-decile lift; write scores."""
+    """Train a gradient-boosting propensity model; print CV AUC and top-decile lift; write scores.
+
+    With --out-of-time, also score a later period (e.g. trained on August's churners, judged on
+    September's) and print its AUC and top-decile lift."""
     from tagcloud.models.propensity import (
         PropensityError,
         join_label,
+        out_of_time,
         read_table,
         tag_labels,
         train,
@@ -127,9 +172,19 @@ def train_cmd(
         elif labels:
             table = join_label(table, read_table(labels), label)
         result = train(table, label, name=name, folds=folds)
+        oot = None
+        if later is not None:
+            later_t = read_table(later)
+            if later_labels:
+                later_t = join_label(later_t, read_table(later_labels), label)
+            oot = out_of_time(result, later_t, label)
+        elif later_labels is not None:
+            raise PropensityError("--later-labels needs --out-of-time")
     except PropensityError as e:
         raise typer.BadParameter(str(e)) from None
     typer.echo(result.summary())
+    if oot is not None:
+        typer.echo(f"{name} {oot.summary()} ({later})")
     typer.echo(f"wrote {write_model_output(result.scores, _warehouse(warehouse), name)}")
 
 

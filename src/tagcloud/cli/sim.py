@@ -11,7 +11,12 @@ import typer
 def simulate(
     subscribers: int = typer.Option(2000, "--subscribers", "-n", help="number of our subscribers"),
     days: int = typer.Option(30, "--days", "-d", help="days to simulate"),
-    seed: int = typer.Option(1, "--seed", "-s", help="random seed (same seed, same files)"),
+    seed: int | None = typer.Option(
+        None,
+        "--seed",
+        "-s",
+        help="random seed (same seed, same files); default 1, or 1001 with --profile test",
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="output directory"),
     fmt: str = typer.Option("parquet", "--format", help="parquet or csv"),
     start: str = typer.Option("2026-09-15", "--start", help="first day YYYY-MM-DD"),
@@ -19,6 +24,11 @@ def simulate(
     encoding: str = typer.Option("utf-8", "--encoding", help="CSV encoding: utf-8 or gbk"),
     market: bool = typer.Option(
         False, "--market/--no-market", help="daily joins, rivals' new numbers and planted KPI anomalies"
+    ),
+    profile: str = typer.Option(
+        "dev",
+        "--profile",
+        help="dev (what the models are tuned on) or test (other seed, drawn knobs, more realism)",
     ),
 ) -> None:
     """Simulate a province of subscribers day by day into DIR (every table of the model + ground truth)."""
@@ -29,6 +39,8 @@ def simulate(
     except ValueError:
         raise typer.BadParameter(f"--start {start!r} is not a date YYYY-MM-DD") from None
     try:
+        if seed is None:
+            seed = 1001 if profile == "test" else 1
         m = run(
             out,
             subscribers,
@@ -39,6 +51,7 @@ def simulate(
             delimiter=delimiter,
             encoding=encoding,
             market=market,
+            profile=profile,
         )
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None

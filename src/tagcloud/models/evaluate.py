@@ -156,6 +156,26 @@ def evaluate(
                      FROM gt g LEFT JOIN m_students m USING (msisdn))""",
         )
         out += [Metric("students", "F1", _f1(tp, fp, fn)[2], ">= 0.90", tp + fn)]
+        if "campus_daily" in {
+            r[0] for r in con.execute("SELECT name FROM pragma_table_info('gt')").fetchall()
+        }:
+            # teachers, canteen staff and nearby residents in campus cells every day (test profile)
+            listed, campus, campus_n = _one(
+                con,
+                """SELECT count(*) FILTER (WHERE m.is_student), count(*) FILTER (WHERE m.is_student AND g.campus_daily),
+                          count(*) FILTER (WHERE g.campus_daily)
+                   FROM gt g LEFT JOIN m_students m USING (msisdn)""",
+            )
+            if campus_n:
+                out += [
+                    Metric(
+                        "students",
+                        "campus staff/residents on the list",
+                        campus / max(listed, 1),
+                        "<= 0.05",
+                        campus_n,
+                    )
+                ]
 
     def scores(sql: str) -> tuple[Any, Any]:
         d = con.execute(sql).fetchnumpy()
@@ -354,3 +374,28 @@ def render_markdown(metrics: list[Metric]) -> str:
         met = {True: "yes", False: "**no**", None: ""}[m.passed]
         lines.append(f"| {m.model} | {m.metric} | {m.value:.3f} | {m.target} | {met} | {m.n:,} |")
     return "\n".join(lines) + "\n"
+
+
+def render_side_by_side(dev: list[Metric], test: list[Metric]) -> str:
+    """Dev and test province figures as one Markdown table; 'met' is judged on the test column."""
+    lines = [
+        "| model | metric | dev | test | target | met (test) | n (test) |",
+        "|---|---|---:|---:|---|---|---:|",
+    ]
+    for key, d, t in pair_metrics(dev, test):
+        dv = f"{d.value:.3f}" if d else ""
+        tv = f"{t.value:.3f}" if t else ""
+        target = next(m.target for m in (t, d) if m is not None)
+        met = {True: "yes", False: "**no**", None: ""}[t.passed] if t else ""
+        lines.append(f"| {key[0]} | {key[1]} | {dv} | {tv} | {target} | {met} | {f'{t.n:,}' if t else ''} |")
+    return "\n".join(lines) + "\n"
+
+
+def pair_metrics(
+    dev: list[Metric], test: list[Metric]
+) -> list[tuple[tuple[str, str], Metric | None, Metric | None]]:
+    """Rows of both lists matched by (model, metric), in dev order then test-only rows."""
+    d = {(m.model, m.metric): m for m in dev}
+    t = {(m.model, m.metric): m for m in test}
+    keys = list(d) + [k for k in t if k not in d]
+    return [(k, d.get(k), t.get(k)) for k in keys]

@@ -116,7 +116,14 @@ def _matrix(table: pa.Table, features: list[str]) -> tuple[np.ndarray, list[bool
     return x, categorical
 
 
+# The forms a yes/no label takes in the files people have (case and surrounding blanks ignored).
+POSITIVE_LABELS = ("1", "yes", "y", "true", "t", "是", "churn", "churned")
+NEGATIVE_LABELS = ("0", "no", "n", "false", "f", "否", "active", "stay")
+
+
 def _labels(table: pa.Table, label: str) -> np.ndarray:
+    """The label as 0/1: numbers 0/1, booleans, or text in :data:`POSITIVE_LABELS` /
+    :data:`NEGATIVE_LABELS`; anything else is refused naming the values found."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -127,7 +134,23 @@ def _labels(table: pa.Table, label: str) -> np.ndarray:
         raise PropensityError(
             f"label column {label!r} has {col.null_count} missing values; drop those rows first"
         )
-    y = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_dictionary(col.type):
+        text = pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(col, pa.string())))
+        pos = pc.is_in(text, pa.array(POSITIVE_LABELS))
+        neg = pc.is_in(text, pa.array(NEGATIVE_LABELS))
+        unknown = pc.unique(pc.filter(text, pc.invert(pc.or_(pos, neg)))).to_pylist()
+        if unknown:
+            raise PropensityError(
+                f"label column {label!r} has values that are not a yes/no label: {sorted(unknown)[:5]}; "
+                f"accepted: {'/'.join(POSITIVE_LABELS)} for yes and {'/'.join(NEGATIVE_LABELS)} for no"
+            )
+        y = pos.to_numpy(zero_copy_only=False).astype(np.float64)
+    elif pa.types.is_boolean(col.type) or pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+        y = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
+    else:
+        raise PropensityError(
+            f"label column {label!r} is {col.type}; a label is 0/1, true/false or yes/no text"
+        )
     values = set(np.unique(y).tolist())
     if not values <= {0.0, 1.0}:
         raise PropensityError(
@@ -227,6 +250,35 @@ def score(result: PropensityResult, table: pa.Table) -> np.ndarray:
     """Scores of the fitted model for another table with the same attribute columns."""
     x, _ = _matrix(table, result.features)
     return np.asarray(result.model.predict_proba(x)[:, 1])
+
+
+@dataclass
+class OutOfTime:
+    """A fitted model scored on a later period's rows and labels (out of time)."""
+
+    rows: int
+    positives: int
+    auc: float
+    lift_top_decile: float
+
+    def summary(self) -> str:
+        return (
+            f"out of time: {self.rows:,} rows, {self.positives:,} positive ({self.positives / self.rows:.1%}); "
+            f"AUC {self.auc:.3f}; lift at top decile {self.lift_top_decile:.2f}"
+        )
+
+
+def out_of_time(result: PropensityResult, later: pa.Table, label: str) -> OutOfTime:
+    """Score a later period's attribute table (same columns) with the model trained on an earlier
+    one, and measure it against that period's labels: how a deployed churn model is judged."""
+    from sklearn.metrics import roc_auc_score
+
+    missing = [f for f in result.features if f not in later.column_names]
+    if missing:
+        raise PropensityError(f"the later table lacks the model's attribute columns {missing}")
+    y = _labels(later, label)
+    s = score(result, later)
+    return OutOfTime(len(y), int(y.sum()), float(roc_auc_score(y, s)), lift_at(s, y))
 
 
 def write_model_output(table: pa.Table, warehouse: str | Path, name: str) -> Path:

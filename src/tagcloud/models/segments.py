@@ -104,8 +104,10 @@ def migrant_workers(con: duckdb.DuckDBPyConnection, params: Mapping[str, Any] | 
 
 
 COMPETITOR_MIGRANT_DEFAULTS: dict[str, Any] = {
-    # idle time (闲时): lunch break and evenings, when a worker far away phones home
-    "off_peak_hours": (12, 13, 19, 20, 21, 22),
+    # idle time (闲时, seed 003 §3.3 "闲时与家人沟通"): outside the working day. The working day is the
+    # common Chinese 作息 of 08:00-12:00 and 14:00-18:00 on working days (calendar day types); every
+    # hour outside it, and every hour of a rest day or festival, is idle. Not fitted to any province.
+    "busy_periods": ((8, 12), (14, 18)),
     "min_calls": 15,  # calls from the number to our users in the window
     "min_weeks": 3,  # in at least this many distinct weeks (the seed says months; the window may be short)
     "min_off_peak_share": 0.55,
@@ -117,19 +119,29 @@ def competitor_migrants(con: duckdb.DuckDBPyConnection, params: Mapping[str, Any
     """Competitors' migrant workers (外网务工, seed 003 §3.3): off-net numbers worth winning.
 
     An off-net number that calls our users of one rural township, almost only in idle time
-    (``off_peak_hours``), in many distinct weeks. Output: ``msisdn`` is the OFF-NET number, with
-    its operator and the township it calls home to.
+    (outside ``busy_periods`` of working days; rest days are idle all day), in many distinct
+    weeks. Output: ``msisdn`` is the OFF-NET number, with its operator and the township it calls
+    home to.
     """
     p = _p(COMPETITOR_MIGRANT_DEFAULTS, params)
-    hours = ", ".join(str(int(h)) for h in p["off_peak_hours"])
+    periods = [(int(a), int(b)) for a, b in p["busy_periods"]]
+    if not periods or any(not 0 <= a < b <= 24 for a, b in periods):
+        raise ValueError(
+            f"busy_periods must be (from, to) hour pairs with 0 <= from < to <= 24, got {periods}"
+        )
+    busy = " OR ".join(f"hour(v.start_time) BETWEEN {a} AND {b - 1}" for a, b in periods)
     return con.sql(
         f"""
         WITH calls AS (
             SELECT v.peer_number AS number, v.peer_operator AS operator, v.start_time,
-                   hour(v.start_time) IN ({hours}) AS off_peak, hw.home_township, c.area_type
+                   NOT (coalesce(k.day_type, CASE WHEN isodow(v.start_time) >= 6 THEN 'weekend' ELSE 'workday' END)
+                            IN ('workday', 'adjusted_workday')
+                        AND ({busy})) AS off_peak,
+                   hw.home_township, c.area_type
             FROM voice_cdr v
             JOIN model_home_work hw ON hw.msisdn = v.msisdn
             JOIN cells c ON c.cell_id = hw.home_cell
+            LEFT JOIN calendar k ON k.date = CAST(v.start_time AS DATE)
             WHERE v.peer_operator IN {OFF_NET} AND v.direction = 'MT'
         ), per_town AS (
             SELECT number, home_township, count(*) AS n FROM calls WHERE area_type = 'rural_township' GROUP BY ALL

@@ -33,6 +33,7 @@ from tagcloud.sim.geography import AT, Geography
 from tagcloud.sim.internet import APPS, CONTENT_KINDS
 from tagcloud.sim.personas import PERSONA_INDEX, PERSONAS, at_work_matrix, hour_profiles
 from tagcloud.sim.population import CHANNELS, DESTINATIONS, Population
+from tagcloud.sim.profile import Knobs
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -113,10 +114,14 @@ class DayTables:
 class DaySimulator:
     """Holds the population and world, draws one day at a time, keeps id counters and usage."""
 
-    def __init__(self, pop: Population, g: Geography, handsets: Handsets, seed: int) -> None:
+    def __init__(
+        self, pop: Population, g: Geography, handsets: Handsets, seed: int, knobs: Knobs | None = None
+    ) -> None:
         import pyarrow as pa
 
         self.pop, self.g, self.h, self.seed = pop, g, handsets, seed
+        self.k = k = knobs or Knobs()
+        self.mg_p = np.asarray(k.migrant_hour_weights, float) / sum(k.migrant_hour_weights)
         n = pop.n
         self.msisdn_str = pa.array(pop.msisdn).cast(pa.string())  # built once, then `take`n
         self.cell_str = pa.array(g.cell_id.tolist(), pa.string())
@@ -124,7 +129,7 @@ class DaySimulator:
         self.op_str = pa.array(_OPS, pa.string())
         self.hours = hour_profiles()
         self.hour_cdf = np.cumsum(self.hours, axis=2)
-        self.at_work = at_work_matrix()
+        self.at_work = at_work_matrix(k.work_start_shift, k.work_end_shift, k.at_work_p)
         self.call_minutes = np.array([p.call_minutes for p in PERSONAS])
         self.ids = {
             "voice_cdr": 1,
@@ -148,6 +153,13 @@ class DaySimulator:
         self.golf = np.flatnonzero(g.cell_area == AT["golf_course"])
         self.tourist = np.flatnonzero(g.cell_area == AT["tourist_site"])
         self.home_city = self.cell_city[pop.home_cell]
+        # cells by township, for ping-pong between neighbouring cells (test profile)
+        cell_town = g.cell_township.astype(np.int64)
+        self.town_order = np.argsort(cell_town, kind="stable")
+        ct = cell_town[self.town_order]
+        self.cell_town = cell_town
+        self.town_lo = np.searchsorted(ct, np.arange(len(g.township_id)), "left")
+        self.town_hi = np.searchsorted(ct, np.arange(len(g.township_id)), "right")
         # internet: flattened endpoints with global cumulative weights per app (app a spans (a, a+1])
         ep_app, ep_w, self.ep_host, self.ep_path, ep_content, ep_ip, ep_port = [], [], [], [], [], [], []
         for ai, a in enumerate(APPS):
@@ -207,7 +219,7 @@ class DaySimulator:
             if m.any():
                 out[m] = np.minimum(np.searchsorted(self.hour_cdf[pi, off], u[m]), 23)
         # shared handsets: a second person uses the number at other hours
-        sh = self.pop.traits["shared_handset"][subs] & (rng.random(len(subs)) < 0.4)
+        sh = self.pop.traits["shared_handset"][subs] & (rng.random(len(subs)) < self.k.shared_handset_p)
         out[sh] = rng.integers(7, 24, int(sh.sum()))
         return out
 
@@ -220,7 +232,9 @@ class DaySimulator:
         at_work = rng.random(len(subs)) < self.at_work[per, off, hours]
         cell = np.where(at_work, p.work_cell[subs], p.home_cell[subs])
         students = per == PERSONA_INDEX["university_student"]
-        wander_p = np.where(students, 0.05 if not off else 0.15, 0.08 if not off else 0.2)
+        wander_p = np.where(
+            students, 0.05 if not off else 0.15, self.k.wander_workday if not off else self.k.wander_day_off
+        )
         wander = rng.random(len(subs)) < wander_p
         if wander.any():
             city = self.home_city[subs[wander]]
@@ -241,6 +255,11 @@ class DaySimulator:
                 & (rng.random(len(subs)) < 0.08)
             )
             cell[trip] = self.tourist[rng.integers(len(self.tourist), size=int(trip.sum()))]
+        if self.k.pingpong > 0:  # served by a neighbouring cell of the same township (handover, ping-pong)
+            pp = np.flatnonzero(rng.random(len(subs)) < self.k.pingpong)
+            town = self.cell_town[cell[pp]]
+            lo, hi = self.town_lo[town], self.town_hi[town]
+            cell[pp] = self.town_order[lo + (rng.random(len(pp)) * (hi - lo)).astype(np.int64)]
         return np.where(p.away[d, subs] >= 0, -1, cell)
 
     def _timestamps(self, day: dt.date, hours: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -379,9 +398,10 @@ class DaySimulator:
         keep = ~p.offnet.is_migrant[in_peer]
         in_subs, in_peer = in_subs[keep], in_peer[keep]
         ml_sub = p.migrant_links
-        k = rng.poisson(0.25 * (1.6 if off else 1.0), len(ml_sub[0]))
+        k = rng.poisson(self.k.migrant_call_rate * (1.6 if off else 1.0), len(ml_sub[0]))
         mg_off, mg_sub = np.repeat(ml_sub[0], k), np.repeat(ml_sub[1], k)
-        mg_hours = rng.choice([12, 13, 19, 20, 21, 22], len(mg_sub), p=[0.1, 0.1, 0.2, 0.25, 0.25, 0.1])
+        # 24 weights with zeros draw the same hours as the nonzero ones alone (same uniforms, same cdf)
+        mg_hours = rng.choice(24, len(mg_sub), p=self.mg_p)
         in_hours = self._hours(in_subs, off, rng)
         all_in_sub = np.concatenate([in_subs, mg_sub])
         all_in_off = np.concatenate([in_peer, mg_off])

@@ -25,6 +25,11 @@ _DAY_US = 86_400 * 1_000_000
 ORDER_HISTORY_DAYS = 730  # orders are kept two years: older holdings show their latest order in that span
 HANDSET_HISTORY_DAYS = 3 * 365
 BILL_HISTORY_MONTHS = 6
+# The registered region (开户归属) is where the SIM was sold, not where its user sleeps: this share of
+# subscribers bought theirs elsewhere (near work, or in another township of the county: the county
+# seat's hall, a market town's agent). An assumption in the 10-20% range (issue 19 §2); the truth keeps
+# the true home township.
+REGISTERED_ELSEWHERE = 0.15
 _FEE = np.array([p.monthly_fee for p in PRODUCTS], float)
 _DATA = np.array([p.data_mb for p in PRODUCTS], float)
 _VOICE = np.array([p.voice_min for p in PRODUCTS], float)
@@ -36,8 +41,15 @@ def _us(days: np.ndarray) -> np.ndarray:
     return (days - _EPOCH).astype(np.int64) * _DAY_US
 
 
-def subscribers_table(pop: Population, g: Geography, plan: np.ndarray, snapshot: dt.date) -> pa.Table:
-    """The BOSS snapshot of every subscriber at the end of the window."""
+def subscribers_table(
+    pop: Population,
+    g: Geography,
+    plan: np.ndarray,
+    snapshot: dt.date,
+    registered_elsewhere: float = REGISTERED_ELSEWHERE,
+) -> pa.Table:
+    """The BOSS snapshot of every subscriber at the end of the window: only what an operator's systems
+    hold (the family-plan payer, not planted families; the registered region, not the true home)."""
     import pyarrow as pa
 
     from tagcloud.data.model import SUBSCRIBERS, arrow_schema
@@ -56,7 +68,7 @@ def subscribers_table(pop: Population, g: Geography, plan: np.ndarray, snapshot:
         group,
         np.where(pop.holdings[:, PRODUCT_INDEX["FM_CAMPUS"]], 10_000_000 + pop.school_site, -1),
     )
-    region = np.array(g.township_id, object)[g.cell_township[pop.home_cell]]
+    region = np.array(g.township_id, object)[registered_township(pop, g, registered_elsewhere)]
     cols = {
         "msisdn": pa.array(pop.msisdn).cast(pa.string()),
         "subscriber_id": pa.array(100_000_000 + np.arange(n, dtype=np.int64) * 7 + 3),
@@ -70,12 +82,37 @@ def subscribers_table(pop: Population, g: Geography, plan: np.ndarray, snapshot:
         "group_id": _ids("G", group),
         "vnet_id": _ids("V", vnet),
         "family_vnet_id": _ids("FV", np.where(pop.family_vnet, pop.family_id, -1)),
-        "is_family_head": pa.array(pop.is_family_head & (pop.family_id >= 0)),
+        # the payer of a family plan (family V-net); planted families without one have no head on record
+        "is_family_head": pa.array(pop.is_family_head & (pop.family_id >= 0) & pop.family_vnet),
         "home_region_id": pa.array(region.tolist(), pa.string()),
         "snapshot_date": pa.array(np.full(n, np.datetime64(snapshot))),
     }
     schema = arrow_schema(SUBSCRIBERS)
     return pa.table([cols[f.name] for f in schema], schema=schema)
+
+
+def registered_township(pop: Population, g: Geography, share: float) -> np.ndarray:
+    """Township index of each subscriber's registered region: the home township, except for ``share``
+    of subscribers (drawn independently of everything else), whose SIM was sold near their work cell
+    (when that is in another township) or else in another township of the home county."""
+    rng = np.random.default_rng([int(pop.msisdn[0] % 1_000_003), 13])
+    home = g.cell_township[pop.home_cell].astype(np.int64)
+    out = home.copy()
+    moved = np.flatnonzero(rng.random(pop.n) < share)
+    work = g.cell_township[pop.work_cell[moved]].astype(np.int64)
+    near_work = (work != home[moved]) & (rng.random(len(moved)) < 0.5)
+    out[moved[near_work]] = work[near_work]
+    rest = moved[~near_work]
+    county = g.township_county[home[rest]]
+    by_county = {int(c): np.flatnonzero(g.township_county == c) for c in np.unique(county)}
+    for c, members in by_county.items():
+        sel = rest[county == c]
+        if len(members) < 2 or len(sel) == 0:
+            continue
+        grid = np.broadcast_to(members, (len(sel), len(members)))
+        others = grid[grid != home[sel][:, None]].reshape(len(sel), -1)  # each row: the county less home
+        out[sel] = others[np.arange(len(sel)), rng.integers(others.shape[1], size=len(sel))]
+    return out
 
 
 def _ids(prefix: str, values: np.ndarray) -> pa.Array:

@@ -153,20 +153,22 @@ def hour_profiles() -> np.ndarray:
     return out
 
 
-def at_work_matrix() -> np.ndarray:
-    """Chance of being at the work cell: array [persona, 2 (workday, day off), 24]."""
+def at_work_matrix(start_shift: int = 0, end_shift: int = 0, at_work_p: float = 0.92) -> np.ndarray:
+    """Chance of being at the work cell: array [persona, 2 (workday, day off), 24]. The test profile
+    (``sim/profile.py``) shifts every work window and changes the at-work chance."""
     out = np.zeros((len(PERSONAS), 2, 24))
     for i, p in enumerate(PERSONAS):
         a, b = p.work_hours
         if p.work in ("home", "away") or a == b:
             continue
+        a, b = (a + start_shift) % 24, (b + end_shift) % 24
         hours = np.zeros(24, bool)
         if a < b:
             hours[a:b] = True
         else:  # night shift wraps past midnight
             hours[a:] = True
             hours[:b] = True
-        out[i, 0, hours] = 0.92
+        out[i, 0, hours] = at_work_p
         out[i, 1, hours] = 0.75 if p.works_weekend else 0.03
         if p.name == "university_student":
             out[i, 1, hours] = 0.5  # weekend on campus: library, canteen

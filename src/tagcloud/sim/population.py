@@ -154,11 +154,18 @@ def _numbers(prefixes: tuple[str, ...], n: int, rng: np.random.Generator) -> np.
 
 
 def build_population(
-    n: int, g: Geography, handsets: Handsets, start: dt.date, n_days: int, rng: np.random.Generator
+    n: int,
+    g: Geography,
+    handsets: Handsets,
+    start: dt.date,
+    n_days: int,
+    rng: np.random.Generator,
+    share_factors: tuple[float, ...] = (),
 ) -> Population:
-    """Draw ``n`` subscribers in province ``g`` for a window of ``n_days`` from ``start``."""
+    """Draw ``n`` subscribers in province ``g`` for a window of ``n_days`` from ``start``.
+    ``share_factors`` (one per persona; the test profile's) scale the personas' shares."""
     days = [cal.day(start + dt.timedelta(days=i)) for i in range(n_days)]
-    shares = np.array([p.share for p in PERSONAS])
+    shares = np.array([p.share for p in PERSONAS]) * (np.asarray(share_factors) if share_factors else 1.0)
     persona = rng.choice(len(PERSONAS), size=n, p=shares / shares.sum()).astype(np.int8)
     home = np.full(n, -1, np.int64)
     work = np.full(n, -1, np.int64)

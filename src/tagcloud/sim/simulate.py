@@ -61,9 +61,14 @@ def simulate(
     encoding: str = "utf-8",
     quiet: bool = False,
     market: bool = False,
+    profile: str = "dev",
 ) -> dict[str, Any]:
     """Simulate ``subscribers`` for ``days`` from ``start`` into ``out``; returns the manifest.
-    ``market``: add the daily joins, rivals' new numbers and planted anomalies (``sim/market.py``)."""
+
+    ``market``: add the daily joins, rivals' new numbers and planted anomalies (``sim/market.py``).
+    ``profile`` "test" draws the generator's knobs from their ranges and adds the realism of
+    :mod:`tagcloud.sim.profile` (a province the models were not tuned on)."""
+    from tagcloud.sim.profile import apply_realism, knobs_for
     from tagcloud.sim.writer import TableWriter
 
     if subscribers < 50:
@@ -75,6 +80,7 @@ def simulate(
     end = start + dt.timedelta(days=days - 1)
     if start < cal.FIRST_DAY or end > cal.LAST_DAY:
         raise ValueError(f"window {start}..{end} is outside the calendar {cal.FIRST_DAY}..{cal.LAST_DAY}")
+    knobs = knobs_for(profile, seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     writer = TableWriter(out, fmt, delimiter, encoding, threads=1)
@@ -82,9 +88,11 @@ def simulate(
         rng = np.random.default_rng([seed, 0])
         g = build_geography(subscribers, rng)
         h = build_handsets(rng)
-        pop = build_population(subscribers, g, h, start, days, rng)
+        pop = build_population(subscribers, g, h, start, days, rng, knobs.persona_share_factors)
+        if profile != "dev":
+            apply_realism(pop, g, knobs, np.random.default_rng([seed, 4243]))
         _write_reference(writer, g, h)
-        sim = DaySimulator(pop, g, h, seed)
+        sim = DaySimulator(pop, g, h, seed, knobs)
         flow = MarketFlow(pop, g, start, days, seed) if market else None
         window_orders: list[dict[str, np.ndarray]] = []
         window_handsets: list[dict[str, np.ndarray]] = []
@@ -104,11 +112,11 @@ def simulate(
         rng_h = np.random.default_rng([seed, 5])
         if flow is not None:  # the snapshot shows the joins; the history before the window is kept
             before, pop.join_date = pop.join_date, flow.join_dates()
-            writer.write("subscribers", subscribers_table(pop, g, sim.plan, end))
+            writer.write("subscribers", subscribers_table(pop, g, sim.plan, end, knobs.registered_elsewhere))
             pop.join_date = before
             flow.write_truth(out)
         else:
-            writer.write("subscribers", subscribers_table(pop, g, sim.plan, end))
+            writer.write("subscribers", subscribers_table(pop, g, sim.plan, end, knobs.registered_elsewhere))
         orders = _concat([historical_orders(pop, start, rng_h), *window_orders])
         _write_by_month(writer, "orders", orders, lambda o: orders_table(o, pop, 1))
         hs = _concat([handset_history(pop, h, start, rng_h), *window_handsets])
@@ -120,6 +128,8 @@ def simulate(
         writer.close()
     manifest = {
         "seed": seed,
+        "profile": profile,
+        "generator": knobs.manifest(),
         "subscribers": subscribers,
         "days": days,
         "start": start.isoformat(),
@@ -255,6 +265,8 @@ def _write_truth(out: Path, pop: Population, g: Geography) -> None:
         "migrant": pa.array(pop.persona == PERSONA_INDEX["migrant_worker"]),
         "business_traveller": pa.array(pop.persona == PERSONA_INDEX["business_traveller"]),
         "shift_worker": pa.array(pop.persona == PERSONA_INDEX["shift_worker"]),
+        # teachers, canteen staff and residents in campus cells every day (test profile)
+        "campus_daily": pa.array(pop.traits.get("campus_daily", np.zeros(n, bool))),
     }
     for t in TRAITS:
         if t != "family":
