@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
 from tagcloud.web.accounts.masking import mask_msisdn
+from tagcloud.web.views.access import Needs
 
 router = Router(tags=["touchpoints"])
 
@@ -68,14 +69,14 @@ def _in_scope(request: HttpRequest, msisdn: str) -> Any:
 @router.post(
     "/offers",
     response={200: OffersOut, 400: Error, 403: Error, 404: Error, 503: Error},
+    auth=Needs("serve_touchpoint"),
     summary="Touchpoint: a subscriber's eligible offers (highest priority first) with scripts, and contact history",
 )
 def offers(request: HttpRequest, body: OffersIn) -> Any:
     from tagcloud.campaigns.execute import touchpoint_offers
-    from tagcloud.web.api import _engine, need
+    from tagcloud.web.api import _engine
     from tagcloud.web.campaigns import service
 
-    need(request, "serve_touchpoint")
     _engine(request, False)  # 403 / 503 before any lookup
     refused = _in_scope(request, body.msisdn)
     if refused is not None:
@@ -101,14 +102,14 @@ def offers(request: HttpRequest, body: OffersIn) -> Any:
 @router.post(
     "/feedback",
     response={200: FeedbackOut, 400: Error, 403: Error, 404: Error, 503: Error},
+    auth=Needs("serve_touchpoint"),
     summary="Touchpoint: record the subscriber's answer to an offer (considering, accepted, refused)",
 )
 def feedback(request: HttpRequest, body: FeedbackIn) -> Any:
     from tagcloud.campaigns.execute import touchpoint_feedback
-    from tagcloud.web.api import _engine, need
+    from tagcloud.web.api import _engine
     from tagcloud.web.campaigns import service
 
-    need(request, "serve_touchpoint")
     _engine(request, False)
     with service.open_ledger() as ledger:
         row = ledger.db.q("SELECT msisdn FROM contacts WHERE contact_id=?", (body.contact_id,))
