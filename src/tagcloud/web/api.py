@@ -14,7 +14,7 @@ from ninja import NinjaAPI, Query, Schema, Status
 from tagcloud.web.accounts.masking import mask_msisdn
 from tagcloud.web.accounts.models import AuditAction, AuditEvent
 from tagcloud.web.reference.models import Region
-from tagcloud.web.views.access import Needs, scope
+from tagcloud.web.views.access import Needs, answers, scope
 
 api = NinjaAPI(
     title="Tagcloud API",
@@ -69,7 +69,7 @@ def _denied(request: HttpRequest, exc: Exception) -> Any:
     return api.create_response(request, {"detail": str(exc) or "permission denied"}, status=403)
 
 
-@api.get("/me", response=Me, summary="Who am I: role, region scope and permissions")
+@api.get("/me", response=answers(Me), summary="Who am I: role, region scope and permissions")
 def me(request: HttpRequest) -> dict[str, Any]:
     user: Any = request.user
     profile = getattr(user, "profile", None)
@@ -85,14 +85,14 @@ def me(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-@api.get("/regions", response=list[RegionOut], summary="Regions inside the caller's scope")
+@api.get("/regions", response=answers(list[RegionOut]), summary="Regions inside the caller's scope")
 def regions(request: HttpRequest) -> Any:
     return scope(request).filter_queryset(Region.objects.all(), "region_id").order_by("region_id")
 
 
 @api.get(
     "/audit",
-    response={200: list[AuditOut], 403: Error},
+    response=answers({200: list[AuditOut], 403: Error}),
     summary="The audit log (administrators)",
     auth=Needs("view_audit"),
 )
@@ -103,7 +103,9 @@ def audit(request: HttpRequest, filters: Query[AuditFilter]) -> Any:
     return qs[: max(1, min(filters.limit, 1000))]
 
 
-@api.get("/mask/{msisdn}", response=MaskOut, summary="How a number is shown to roles that may not unmask")
+@api.get(
+    "/mask/{msisdn}", response=answers(MaskOut), summary="How a number is shown to roles that may not unmask"
+)
 def mask(request: HttpRequest, msisdn: str) -> dict[str, str]:
     return {"masked": mask_msisdn(msisdn)}
 
@@ -174,7 +176,7 @@ def _unavailable(request: HttpRequest, exc: Exception) -> Any:
 
 @api.post(
     "/audience/count",
-    response={200: CountOut, 403: Error, 422: ConditionProblem, 503: Error},
+    response=answers({200: CountOut, 403: Error, 422: ConditionProblem, 503: Error}),
     summary="Count the subscribers in the caller's region matching every condition (ANDed)",
     auth=Needs("build_audience"),
 )
@@ -197,7 +199,7 @@ def audience_count(request: HttpRequest, body: CountIn) -> Any:
 
 @api.get(
     "/tags",
-    response={200: list[TagOut], 503: Error},
+    response=answers({200: list[TagOut], 503: Error}),
     summary="Attributes and tags; q searches names and 口径",
 )
 def tags(request: HttpRequest, q: str = "") -> Any:
@@ -230,7 +232,7 @@ def tags(request: HttpRequest, q: str = "") -> Any:
 
 @api.get(
     "/customers/{msisdn}",
-    response={200: CustomerOut, 400: Error, 403: Error, 404: Error, 503: Error},
+    response=answers({200: CustomerOut, 400: Error, 403: Error, 404: Error, 503: Error}),
     summary="Customer 360: one subscriber's tags (masked number; in the caller's region; audited)",
     auth=Needs("lookup_customer"),
 )
@@ -251,7 +253,7 @@ def customer(request: HttpRequest, msisdn: str, unmask: bool = False) -> Any:
 
 @api.get(
     "/customers/{msisdn}/behaviour",
-    response={200: dict[str, Any], 400: Error, 403: Error, 404: Error, 503: Error},
+    response=answers({200: dict[str, Any], 400: Error, 403: Error, 404: Error, 503: Error}),
     summary="Customer 360: the last 30 days' calls, SMS, data by day, top apps, roaming, products held "
     "and service contacts (in the caller's region; audited like a lookup)",
     auth=Needs("lookup_customer"),
@@ -277,7 +279,7 @@ def customer_behaviour(request: HttpRequest, msisdn: str, unmask: bool = False) 
 
 @api.get(
     "/groups",
-    response=list[GroupOut],
+    response=answers(list[GroupOut]),
     summary="Saved groups visible in the caller's region",
     auth=Needs("build_audience"),
 )

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
 from tagcloud.web.accounts.masking import mask_msisdn
-from tagcloud.web.views.access import Needs
+from tagcloud.web.views.access import Needs, answers
 
 router = Router(tags=["touchpoints"])
 
@@ -68,7 +68,7 @@ def _in_scope(request: HttpRequest, msisdn: str) -> Any:
 
 @router.post(
     "/offers",
-    response={200: OffersOut, 400: Error, 403: Error, 404: Error, 503: Error},
+    response=answers({200: OffersOut, 400: Error, 403: Error, 404: Error, 503: Error}),
     auth=Needs("serve_touchpoint"),
     summary="Touchpoint: a subscriber's eligible offers (highest priority first) with scripts, and contact history",
 )
@@ -101,7 +101,7 @@ def offers(request: HttpRequest, body: OffersIn) -> Any:
 
 @router.post(
     "/feedback",
-    response={200: FeedbackOut, 400: Error, 403: Error, 404: Error, 503: Error},
+    response=answers({200: FeedbackOut, 400: Error, 403: Error, 404: Error, 503: Error}),
     auth=Needs("serve_touchpoint"),
     summary="Touchpoint: record the subscriber's answer to an offer (considering, accepted, refused)",
 )

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from ninja import Schema
 from ninja.security import SessionAuth
 
 from tagcloud.web.accounts.scope import RegionScope, scope_for_user
@@ -65,6 +66,26 @@ class Needs(SessionAuth):
         if missing:
             raise PermissionDenied(f"role lacks permission {', '.join(missing)}")
         return user
+
+
+class Refusal(Schema):
+    detail: str
+
+
+class RequestProblem(Schema):
+    """django-ninja's answer to a request that does not fit the schema (422)."""
+
+    detail: list[dict[str, Any]]
+
+
+def answers(ok: Any) -> dict[int, Any]:
+    """An API route's documented answers: its own (``{status: schema}`` or one 200 schema) plus the
+    refusals every route can give before its body runs — 401 not logged in, 403 a permission or the
+    CSRF token missing, 422 a request outside the schema (a route's own 422 schema is kept beside it)."""
+    own = dict(ok) if isinstance(ok, dict) else {200: ok}
+    out: dict[int, Any] = {401: Refusal, 403: Refusal, **own}
+    out[422] = own[422] | RequestProblem if 422 in own else RequestProblem
+    return out
 
 
 def scope(request: Any) -> RegionScope:
