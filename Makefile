@@ -29,6 +29,7 @@ demo: setup
 lint: setup
 	$(UV) run ruff check src tests bench
 	$(UV) run ruff format --check src tests bench
+	$(UV) run lint-imports  # import contracts: .importlinter
 
 typecheck: setup
 	$(UV) run mypy

@@ -72,7 +72,7 @@ def _p(xs: list[float], q: float) -> float:
 
 
 def _prepare(cache: Path, rows: int, flags: int, enums: int, numbers: int, rebuild: bool) -> Path:
-    from tagcloud.audience.index import build_index
+    from tagcloud.audience.indexer import build_index
     from tagcloud.audience.synth import WideSpec, write_wide
 
     wh = cache / f"audience-{rows}-{flags}"

@@ -46,7 +46,7 @@ def _prepare(cache: Path, rows: int, cells: int) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from tagcloud.audience.index import build_index
+    from tagcloud.audience.indexer import build_index
 
     wh = cache / f"hotareas-{rows}-{cells}"
     if (wh / "index" / "CURRENT").exists():

@@ -48,7 +48,7 @@ def _pct(xs: list[float], q: float) -> float:
 
 
 def _warehouse(rows: int, root: Path) -> Path:
-    from tagcloud.audience.index import build_index
+    from tagcloud.audience.indexer import build_index
     from tagcloud.audience.synth import WideSpec, write_wide
 
     wh = root / f"wh-{rows}"

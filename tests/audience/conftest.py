@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tagcloud.audience.index import build_index
+from tagcloud.audience.indexer import build_index
 from tagcloud.audience.synth import WideSpec, write_wide
 
 ROWS = 140_000  # > 2 × 65,536 so a shard size of 65,536 gives three shards

@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from tagcloud.audience.groups import group_members, save_group
-from tagcloud.audience.index import AudienceIndex, IndexError_, build_index
+from tagcloud.audience.index import AudienceIndex, IndexError_
+from tagcloud.audience.indexer import build_index
 from tagcloud.audience.query import AudienceEngine
 from tagcloud.audience.synth import WideSpec, write_wide
 

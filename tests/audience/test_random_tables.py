@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tagcloud.audience.index import build_index
+from tagcloud.audience.indexer import build_index
 from tagcloud.audience.query import AudienceEngine, parse
 from tests.audience.audience_strategies import conditions
 

@@ -162,3 +162,75 @@ def test_realtime_quick() -> None:
     if r.js_skipped is None:  # a JetStream server answered: every event went through it
         assert r.js_events == 3_000 and r.js_rate > 0 and r.js_latency_ms
     assert r.rule_contacts > 0 and r.batch_contacts > r.rule_contacts and r.acceptance_ratio > 0
+
+
+@pytest.mark.bench
+def test_regions_quick() -> None:
+    r = _load("regions").main(["--quick"])
+    assert r.subscribers == 3_000 and r.events > 1_000 and r.kpi_rows > 1_000
+    # one GROUPING SETS pass and one GROUP BY per KPI × level gave the same table
+    assert r.kpis_agree and r.kpi_baseline_seconds > 0
+    # the vectorised evaluator and one DuckDB query per rule found the same breaches (and some)
+    assert r.regions == 5_000 and r.rules == 5 and r.breaches > 0 and r.breaches_agree
+
+
+@pytest.mark.bench
+def test_knowledge_quick() -> None:
+    # Wiki search (FTS5 trigram vs a LIKE scan) and a point's live count; its own process, as the
+    # benchmark sets up Django with its own database.
+    import json
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "knowledge.py"), "--quick", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert r["points"] == 2_000 and r["queries"] > 0
+    # both searches ran and found the same points (checked query by query); some queries hit
+    assert r["fts_p95_ms"] > 0 and r["like_p95_ms"] > 0, out.stdout
+    assert r["hits"]["nothing-here"] == 0 and r["hits"]["车主"] > 0
+    # the page's live count, the engine's count and the published knowledge tag's count agree
+    assert r["counts_agree"], out.stdout
+
+
+@pytest.mark.bench
+def test_matching_quick() -> None:
+    r = _load("matching").main(["--quick"])
+    # every subscriber got a match, and the row-by-row baseline gave the same top service and channel
+    assert r.subscribers == 20_000 and r.services >= 20 and r.coverage == 1.0
+    assert r.agree and r.baseline_rows == 2_000 and r.baseline_seconds > 0
+
+
+@pytest.mark.bench
+def test_realtime_decide_quick() -> None:
+    # decide in process and over HTTP (wrk) against today's touchpoint answer; its own process, as
+    # the benchmark sets up Django with its own database
+    import json
+    import subprocess
+
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "realtime_decide.py"),
+            "--quick",
+            "--decisions",
+            "300",
+            "--duration",
+            "1",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    # decisions really ran against the seeded campaign, rule and models, on every backend present
+    assert r["in_process"]["sqlite"]["requests"] == 300 and r["in_process_baseline"]["requests"] == 300
+    assert r["offers_per_decision"] > 0 and r["county_subscribers"] > 0
+    assert set(r["in_process"]) == set(r["backends"])
+    if r["http"]:  # wrk present: the API answered, without errors, on both endpoints
+        figures = [*r["http"].values(), *r["http_baseline"].values()]
+        assert all(f["requests"] > 0 and f["errors"] == 0 for f in figures)

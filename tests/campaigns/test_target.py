@@ -14,7 +14,7 @@ from .helpers import demo_design
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory):
-    from tagcloud.audience.index import build_index
+    from tagcloud.audience.indexer import build_index
     from tagcloud.audience.query import AudienceEngine
     from tagcloud.audience.synth import WideSpec, write_wide
 

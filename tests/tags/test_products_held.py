@@ -40,7 +40,7 @@ def test_profile_gives_product_penetration(built, tmp_path) -> None:
     """The audience engine's profile finds the catalogue's product flags (category ``product``)."""
     import shutil
 
-    from tagcloud.audience.index import build_index
+    from tagcloud.audience.indexer import build_index
     from tagcloud.audience.query import AudienceEngine
 
     wh, _ = built

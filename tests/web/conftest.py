@@ -68,7 +68,7 @@ def synth_regions() -> list[dict[str, Any]]:
 @pytest.fixture(scope="session")
 def warehouse(tmp_path_factory: Any) -> Any:
     """A synthetic wide table (20,000 subscribers) indexed by the audience engine, once per run."""
-    from tagcloud.audience.index import build_index
+    from tagcloud.audience.indexer import build_index
     from tagcloud.audience.synth import WideSpec, write_wide
 
     wh = tmp_path_factory.mktemp("warehouse")
@@ -128,6 +128,27 @@ def _campaign_db(settings: Any, tmp_path: Any) -> None:
     # Campaign pages and the touchpoint API write a store + ledger: keep them out of var/.
     settings.CAMPAIGN_DB = f"sqlite:///{tmp_path / 'campaigns.db'}"
     settings.CAMPAIGN_DIR = str(tmp_path / "campaigns")
+    # Campaign passes are jobs: their records and queue too (the queue named for the test).
+    import os
+    import uuid
+
+    for k, v in {
+        "TAGCLOUD_JOBS_DB": f"sqlite:///{tmp_path / 'jobs.sqlite'}",
+        "TAGCLOUD_JOBS_QUEUE": f"sqlite:///{tmp_path / 'jobs-queue.sqlite'}",
+        "TAGCLOUD_JOBS_QUEUE_NAME": f"t{uuid.uuid4().hex[:10]}",
+    }.items():
+        os.environ[k] = v
+
+
+@pytest.fixture
+def job_worker() -> Any:
+    """A job worker thread in this process (as ``serve --with-worker`` runs one beside the server)."""
+    from tagcloud.jobs.worker import InProcessWorker
+
+    w = InProcessWorker()
+    w.start()
+    yield w
+    w.stop()
 
 
 CHROMIUM = "/usr/bin/chromium"

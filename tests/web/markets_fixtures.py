@@ -181,7 +181,7 @@ def write_markets_warehouse(wh: Path) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from tagcloud.audience.index import build_index
+    from tagcloud.audience.indexer import build_index
 
     out = wh / "wide" / "current"
     out.mkdir(parents=True, exist_ok=True)

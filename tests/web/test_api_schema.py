@@ -55,7 +55,9 @@ def test_no_server_errors(case: Any, session_headers: dict[str, str]) -> None:
     # call would then be anonymous (401) and prove nothing
     cookies = dict(part.split("=", 1) for part in session_headers["Cookie"].split("; "))
     response = case.call(headers=session_headers, cookies=cookies)
-    assert response.status_code != 401, (case.method, case.formatted_path)
+    # (a generated X-API-Key on the touchpoint routes is judged alone, and refused: 401 is right then)
+    sent_key = any(h.lower() in ("x-api-key", "authorization") for h in (case.headers or {}))
+    assert response.status_code != 401 or sent_key, (case.method, case.formatted_path)
     assert response.status_code < 500, (
         case.method,
         case.formatted_path,

@@ -33,7 +33,7 @@ def province(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def sim_warehouse(province: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The province ingested, built and indexed (what `tagcloud demo` does)."""
-    from tagcloud.audience.index import build_index
+    from tagcloud.audience.indexer import build_index
     from tagcloud.data.ingest import IngestOptions, ingest
     from tagcloud.tags.build import build
 
@@ -61,7 +61,7 @@ def _fill_design(page: Any, control: str) -> None:
 
 
 def test_done_when_in_the_browser(
-    browser: Any, page: Any, live_server: Any, settings: Any, province: Path, sim_warehouse: Path,
+    browser: Any, page: Any, live_server: Any, settings: Any, province: Path, sim_warehouse: Path, job_worker: Any,
     tmp_path: Path,
 ) -> None:  # fmt: skip
     from django.contrib.auth.models import User

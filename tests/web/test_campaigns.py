@@ -19,7 +19,7 @@ START = dt.datetime(2026, 11, 2, 10, 0)
 
 
 @pytest.fixture
-def campaign_settings(settings: Any, tmp_path: Any) -> Any:
+def campaign_settings(settings: Any, tmp_path: Any, job_worker: Any) -> Any:
     """A fresh campaign database and work folder; county campaigns approved by the city."""
     settings.CAMPAIGN_DB = f"sqlite:///{tmp_path / 'campaigns.db'}"
     settings.CAMPAIGN_DIR = str(tmp_path / "campaigns")

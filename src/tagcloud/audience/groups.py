@@ -15,17 +15,19 @@ never takes a subscriber that another campaign holds out (nor targets one in its
 from __future__ import annotations
 
 import json
-import re
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tagcloud.audience.index import AudienceIndex, value_key
+from tagcloud.audience.index import value_key
 from tagcloud.audience.paths import groups_root
+
+# Reading saved groups lives below the query engine (stored.py); these stay importable from here.
+from tagcloud.audience.stored import GroupInfo, _folder, group_members, read_group
 
 if TYPE_CHECKING:
     import polars as pl
@@ -33,30 +35,7 @@ if TYPE_CHECKING:
 
     from tagcloud.audience.query import AudienceEngine
 
-_NAME = re.compile(r"^[\w\-.]{1,80}$")
 SET_OPS = {"union": "OR", "intersect": "AND", "minus": "AND NOT"}
-
-
-@dataclass
-class GroupInfo:
-    """What ``group.json`` holds."""
-
-    name: str
-    kind: str  # audience | combine | action | control
-    condition: str
-    build_id: str
-    members: int
-    created_at: str
-    campaign: str | None = None
-    share: float | None = None
-    seed: int | None = None
-    strata: list[str] = field(default_factory=list)
-
-
-def _folder(warehouse: Path, name: str) -> Path:
-    if not _NAME.match(name) or name.startswith("."):
-        raise ValueError(f"group name {name!r}: use letters, digits, '_', '-' or '.' (at most 80)")
-    return groups_root(warehouse) / name
 
 
 def save_bitmap(
@@ -113,19 +92,6 @@ def combine(
     return g
 
 
-def read_group(warehouse: Path, name: str) -> GroupInfo:
-    folder = _folder(warehouse, name)
-    path = folder / "group.json"
-    if not path.exists():
-        known = sorted(p.name for p in groups_root(warehouse).glob("*") if (p / "group.json").exists())
-        import difflib
-
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise KeyError(f"saved group {name!r} does not exist{hint}")
-    return GroupInfo(**json.loads(path.read_text(encoding="utf-8")))
-
-
 def list_groups(warehouse: Path) -> pl.DataFrame:
     """Every saved group with its kind, size, build and condition."""
     import polars as pl
@@ -140,21 +106,6 @@ def list_groups(warehouse: Path) -> pl.DataFrame:
         [{k: r[k] for k in cols} for r in rows],
         schema={k: (pl.Int64 if k == "members" else pl.String) for k in cols},
     )
-
-
-def group_members(warehouse: Path, name: str, index: AudienceIndex) -> BitMap:
-    """Members of a saved group as ids of ``index``: the stored bitmap when the build matches, else
-    its numbers looked up in the index's dictionary (departed subscribers drop out)."""
-    import pyarrow.parquet as pq
-    from pyroaring import BitMap
-
-    g = read_group(warehouse, name)
-    folder = _folder(warehouse, name)
-    if g.build_id == index.build_id:
-        return BitMap.deserialize((folder / "members.roaring").read_bytes())
-    numbers = pq.read_table(folder / "members.parquet").column("msisdn").cast("uint64").to_numpy()
-    ids = index.dictionary.ids_of(numbers)
-    return BitMap(np.sort(ids[ids >= 0]).astype(np.uint32))
 
 
 # ---- control groups ---------------------------------------------------------------------------

@@ -12,46 +12,16 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tagcloud.audience import bsi as bsi_mod
 from tagcloud.audience.index import AudienceIndex, Shard, null_key, value_key
+from tagcloud.audience.index import build_row_store as build_row_store  # written with the index
 
 if TYPE_CHECKING:
     pass
-
-
-def build_row_store(folder: Path) -> int:
-    """Write ``lookup/`` (flag bits per id) from an index folder's own bitmaps; return its bytes."""
-    index = AudienceIndex(folder)
-    flags = [n for n, c in index.columns.items() if c["kind"] == "flag"]
-    nullable = [n for n in flags if index.columns[n]["nulls"]]
-    out = folder / "lookup"
-    out.mkdir(exist_ok=True)
-    n_ids = index.dictionary.n_ids
-    for fname, names, key in (("flags.npy", flags, lambda n: n), ("flag_nulls.npy", nullable, null_key)):
-        mat = np.lib.format.open_memmap(
-            out / fname, mode="w+", dtype=np.uint8, shape=(n_ids, max(1, -(-len(names) // 8)))
-        )
-        # one byte column (8 flags) at a time: combine 8 dense masks, then one strided write that
-        # walks the file in order — scattering each flag's ids into the rows was 10× slower
-        for b in range(0, len(names), 8):
-            byte = np.zeros(n_ids, dtype=np.uint8)
-            for j, name in enumerate(names[b : b + 8]):
-                for shard in index.shards:
-                    ids = np.frombuffer(shard.bitmap(key(name)).to_array(), dtype=np.uint32)
-                    byte[ids] |= np.uint8(1 << j)
-                    shard.forget(key(name))  # keep the build's memory flat
-            mat[:, b // 8] = byte
-        mat.flush()
-        del mat
-    (out / "columns.json").write_text(
-        json.dumps({"flags": flags, "nullable_flags": nullable}), encoding="utf-8"
-    )
-    return sum(p.stat().st_size for p in out.iterdir())
 
 
 _FLAG, _ENUM, _NUMBER, _FLAG_ROW = 0, 1, 2, 3

@@ -96,7 +96,7 @@ class AudienceEngine:
 
     def plan(self, condition: str) -> Node:
         """Condition text → bitmap plan (with the engine's scope ANDed in)."""
-        from tagcloud.audience.groups import group_members
+        from tagcloud.audience.stored import group_members
 
         compiler = Compiler(self.index, lambda name: group_members(self.warehouse, name, self.index))
         # listing saved groups touches the disk: only when the condition names one

@@ -435,17 +435,35 @@ class ContactLedger:
         )
 
     def _exclusion_reason(self, req: ContactRequest) -> Decision | None:
+        offers = [req.offer_id] if req.offer_id is not None else []
+        return self.exclusion_reasons(req.msisdn, offers).get(req.offer_id or "")
+
+    def exclusion_reasons(self, msisdn: str, offer_ids: Sequence[str]) -> dict[str, Decision]:
+        """Offer → why the policy refuses it to this subscriber (DND, complaint-sensitive, already
+        holds it, accepted it in any channel); offers not in the answer are allowed. Read-only: a
+        touchpoint decision asks this on its hot path, ``reserve`` applies the same rules when it
+        takes a slot. With no offers, the key ``""`` carries a subscriber-wide refusal."""
         db = self.db
-        if db.q("SELECT 1 FROM do_not_disturb WHERE msisdn=?", (req.msisdn,)):
-            return Decision.DO_NOT_DISTURB
-        if db.q("SELECT 1 FROM complaint_sensitive WHERE msisdn=?", (req.msisdn,)):
-            return Decision.COMPLAINT_SENSITIVE
-        if req.offer_id is not None:
-            if db.q("SELECT 1 FROM holdings WHERE msisdn=? AND offer_id=?", (req.msisdn, req.offer_id)):
-                return Decision.HOLDS_OFFER
-            if db.q("SELECT 1 FROM acceptances WHERE msisdn=? AND offer_id=?", (req.msisdn, req.offer_id)):
-                return Decision.ACCEPTED_OFFER
-        return None
+        whole: Decision | None = None
+        if db.q("SELECT 1 FROM do_not_disturb WHERE msisdn=?", (msisdn,)):
+            whole = Decision.DO_NOT_DISTURB
+        elif db.q("SELECT 1 FROM complaint_sensitive WHERE msisdn=?", (msisdn,)):
+            whole = Decision.COMPLAINT_SENSITIVE
+        if whole is not None:
+            return {o: whole for o in [*offer_ids, ""]}
+        if not offer_ids:
+            return {}
+        marks = ",".join("?" for _ in offer_ids)
+        out: dict[str, Decision] = {}
+        for (o,) in db.q(
+            f"SELECT offer_id FROM acceptances WHERE msisdn=? AND offer_id IN ({marks})", (msisdn, *offer_ids)
+        ):
+            out[o] = Decision.ACCEPTED_OFFER
+        for (o,) in db.q(
+            f"SELECT offer_id FROM holdings WHERE msisdn=? AND offer_id IN ({marks})", (msisdn, *offer_ids)
+        ):
+            out[o] = Decision.HOLDS_OFFER  # holding it is the first reason, as reserve() reports it
+        return out
 
     def _exclude(self, req: ContactRequest, reason: Decision, winner: str | None) -> None:
         self.db.q(

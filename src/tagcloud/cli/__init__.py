@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import typer
 
+from tagcloud.cli import alerts as alerts_cli
 from tagcloud.cli import audience as audience_cli
 from tagcloud.cli import campaign as campaign_cli
 from tagcloud.cli import data as data_cli
 from tagcloud.cli import demo as demo_cli
 from tagcloud.cli import ingest as ingest_cli
+from tagcloud.cli import jobs as jobs_cli
+from tagcloud.cli import knowledge as knowledge_cli
 from tagcloud.cli import markets as markets_cli
+from tagcloud.cli import matching as matching_cli
 from tagcloud.cli import models as models_cli
 from tagcloud.cli import realtime as realtime_cli
+from tagcloud.cli import security as security_cli
 from tagcloud.cli import sim as sim_cli
 from tagcloud.cli import tags as tags_cli
+from tagcloud.cli import touchpoint as touchpoint_cli
 from tagcloud.cli import web as web_cli
 
 app = typer.Typer(
@@ -36,6 +42,7 @@ def _wide_tables_when_piped() -> None:
 
 
 data_cli.register(app)
+alerts_cli.register(app)
 demo_cli.register(app)
 audience_cli.register(app)
 campaign_cli.register(app)
@@ -43,9 +50,14 @@ ingest_cli.register(app)
 markets_cli.register(app)
 models_cli.register(app)
 realtime_cli.register(app)
+jobs_cli.register(app)
+security_cli.register(app)
 sim_cli.register(app)
 web_cli.register(app)
 tags_cli.register(app)
+knowledge_cli.register(app)
+matching_cli.register(app)
+touchpoint_cli.register(app)
 
 
 def main() -> None:

@@ -61,7 +61,7 @@ def index_cmd(
     shard_size: int = typer.Option(1 << 24, help="ids per shard (a multiple of 65,536)"),
 ) -> None:
     """Index WAREHOUSE/wide/current into WAREHOUSE/index/<build_id>/ and make it current."""
-    from tagcloud.audience.index import build_index
+    from tagcloud.audience.indexer import build_index
 
     out = _run(lambda: build_index(warehouse, shard_size=shard_size))
     typer.echo(f"indexed into {out}")

@@ -39,7 +39,12 @@ def _export_matches(export: Path, subscribers: int, days: int, seed: int) -> boo
     if not manifest.exists():
         return False
     m = json.loads(manifest.read_text(encoding="utf-8"))
-    return (m.get("subscribers"), m.get("days"), m.get("seed")) == (subscribers, days, seed)
+    return (m.get("subscribers"), m.get("days"), m.get("seed"), m.get("market")) == (
+        subscribers,
+        days,
+        seed,
+        True,
+    )
 
 
 def demo(
@@ -64,7 +69,18 @@ def demo(
     if not _export_matches(export, subscribers, days, seed):
         _step(
             f"1. Simulate a province: {subscribers:,} subscribers × {days} days",
-            ["simulate", "-n", str(subscribers), "-d", str(days), "--seed", str(seed), "--out", str(export)],
+            [
+                "simulate",
+                "-n",
+                str(subscribers),
+                "-d",
+                str(days),
+                "--seed",
+                str(seed),
+                "--out",
+                str(export),
+                "--market",
+            ],
         )
     else:
         typer.echo(
@@ -89,6 +105,14 @@ def demo(
         ["models", "evaluate", "--truth", str(export / "ground_truth"), "--warehouse", str(warehouse)],
     )
     _step("5. Build every attribute and tag", ["build", "--warehouse", str(warehouse)])
+    _step(
+        "5b. Customer–service–channel matching library (republishes the wide table with match_* tags)",
+        ["matching", "build", "--warehouse", str(warehouse)],
+    )
+    _step(
+        "5c. The matching library against the planted acceptance",
+        ["matching", "evaluate", "--truth", str(export), "--warehouse", str(warehouse)],
+    )
     _step("6. Index the audiences", ["audience", "index", "--warehouse", str(warehouse)])
     _realtime_steps(directory, export, warehouse, days)
     _step(
@@ -99,10 +123,26 @@ def demo(
     _step("   demo accounts (one per role)", ["web", "create-demo-users"])
     _step("   the township info base", ["markets", "load-townships", "--warehouse", str(warehouse)])
     _step("   cell changes to classify", ["markets", "detect-cells", "--warehouse", str(warehouse)])
+    _step(
+        "7b. Regional KPIs and the city's alert rule, each day evaluated",
+        ["alerts", "demo", "-w", str(warehouse)],
+    )
+    _step(
+        "   the planted anomalies found by the default rules",
+        ["alerts", "planted", "--truth", str(export / "ground_truth"), "-w", str(warehouse)],
+    )
+    _step(
+        "   营销快点吧: the demo's quick points, verified ones as knowledge tags",
+        ["knowledge", "load", "--warehouse", str(warehouse)],
+    )
+    _step(
+        "   quick points against the planted truth",
+        ["knowledge", "evaluate", "--truth", str(export), "--warehouse", str(warehouse)],
+    )
     if serve:
         _step(
             f"8. Serve on http://{host}:{port}/",
-            ["serve", "--host", host, "--port", str(port), "--warehouse", str(warehouse)],
+            ["serve", "--host", host, "--port", str(port), "--warehouse", str(warehouse), "--with-worker"],
         )
 
 
@@ -136,6 +176,7 @@ def _realtime_steps(directory: Path, export: Path, warehouse: Path, days: int) -
     with LocalSmsc(port=_free_port(), rate=2000) as smsc:
         _step("   the event worker (SMS over SMPP to the local SMSC)", ["realtime", "worker", "--bus", bus, "--db", db, "--warehouse", str(warehouse), "--smsc", f"127.0.0.1:{smsc.port}", "--rate", "1000", "--clock", "event", "--idle-timeout", "1", "--max-future-hours", "24"])  # fmt: skip
     _step("   the rule's report", ["realtime", "report", "quota_pack", "--db", db])
+    _step("   the subscriber calls 10086: next-best offers, with the SMS before", ["touchpoint", "decide", "--channel", "10086", "--db", db, "--warehouse", str(warehouse)])  # fmt: skip
 
 
 def _free_port() -> int:

@@ -17,6 +17,9 @@ def simulate(
     start: str = typer.Option("2026-09-15", "--start", help="first day YYYY-MM-DD"),
     delimiter: str = typer.Option(",", "--delimiter", help="CSV delimiter: ',', '|' or tab"),
     encoding: str = typer.Option("utf-8", "--encoding", help="CSV encoding: utf-8 or gbk"),
+    market: bool = typer.Option(
+        False, "--market/--no-market", help="daily joins, rivals' new numbers and planted KPI anomalies"
+    ),
 ) -> None:
     """Simulate a province of subscribers day by day into DIR (every table of the model + ground truth)."""
     from tagcloud.sim.simulate import simulate as run
@@ -26,7 +29,17 @@ def simulate(
     except ValueError:
         raise typer.BadParameter(f"--start {start!r} is not a date YYYY-MM-DD") from None
     try:
-        m = run(out, subscribers, days, seed, fmt=fmt, start=first, delimiter=delimiter, encoding=encoding)
+        m = run(
+            out,
+            subscribers,
+            days,
+            seed,
+            fmt=fmt,
+            start=first,
+            delimiter=delimiter,
+            encoding=encoding,
+            market=market,
+        )
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     typer.echo(f"wrote {sum(m['rows'].values()):,} rows in {len(m['rows'])} tables to {out}")

@@ -58,6 +58,9 @@ def build_cmd(
     skip_missing_models: bool = typer.Option(
         False, "--skip-missing-models", help="build without the tags whose model output is missing"
     ),
+    with_matching: bool = typer.Option(
+        False, "--with-matching", help="then refresh the matching library and republish with its match_* tags"
+    ),
 ) -> None:
     """Compute every attribute and tag into the subscriber wide table (WAREHOUSE/wide/current) and
     print tag coverage by category. Default period: the month of the latest data. Uses the
@@ -95,6 +98,10 @@ def build_cmd(
     )
     if r.skipped_tags:
         console.print(f"skipped (missing model output): {', '.join(r.skipped_tags)}")
+    if with_matching:
+        from tagcloud.cli.matching import build_cmd as matching_build
+
+        matching_build(warehouse=_wh(warehouse), top_k=5, publish=True)
 
 
 @tags_app.command("list")

@@ -100,8 +100,21 @@ def serve(
     port: int = typer.Option(8000, help="port"),
     warehouse: Path = typer.Option(Path("var/demo/warehouse"), help="warehouse the pages read"),
     threads: int = typer.Option(8, help="worker threads"),
+    https: bool = typer.Option(
+        False, "--https", help="production: behind a TLS proxy (secure cookies, HSTS, redirect to https)"
+    ),
+    proxy: str = typer.Option(
+        "127.0.0.1", help="with --https: the proxy's address, trusted for X-Forwarded-*"
+    ),
+    with_worker: bool = typer.Option(
+        False, "--with-worker", help="also run `tagcloud worker` beside the server"
+    ),
 ) -> None:
     """Run the web platform (waitress) on HOST:PORT, after bringing the database up to date."""
+    import os
+
+    if https:
+        os.environ["TAGCLOUD_HTTPS"] = "1"  # read by the settings (tagcloud.web.security.settings)
     _django(warehouse)
     _migrate()
     import errno
@@ -121,8 +134,19 @@ def serve(
                     param_hint="--port",
                 ) from None
             raise
+    worker = None
+    if with_worker:
+        from tagcloud.cli.jobs import start_worker_process
+
+        worker = start_worker_process()
     typer.echo(f"Tagcloud web platform on http://{host}:{port}/  (warehouse {warehouse})")
-    waitress_serve(application, host=host, port=port, threads=threads)
+    # Behind the proxy waitress takes the scheme and client address from it (and from no one else).
+    behind = {"trusted_proxy": proxy, "trusted_proxy_headers": "x-forwarded-proto x-forwarded-for"}
+    try:
+        waitress_serve(application, host=host, port=port, threads=threads, **(behind if https else {}))
+    finally:
+        if worker is not None:
+            worker.terminate()  # type: ignore[attr-defined]
 
 
 def register(app: typer.Typer) -> None:

@@ -33,6 +33,7 @@ from tagcloud.sim.history import (
     orders_table,
     subscribers_table,
 )
+from tagcloud.sim.market import MarketFlow
 from tagcloud.sim.personas import PERSONA_NAMES, TRAITS
 from tagcloud.sim.population import CHANNELS, RURAL_TYPES, Population, build_population
 
@@ -59,8 +60,10 @@ def simulate(
     delimiter: str = ",",
     encoding: str = "utf-8",
     quiet: bool = False,
+    market: bool = False,
 ) -> dict[str, Any]:
-    """Simulate ``subscribers`` for ``days`` from ``start`` into ``out``; returns the manifest."""
+    """Simulate ``subscribers`` for ``days`` from ``start`` into ``out``; returns the manifest.
+    ``market``: add the daily joins, rivals' new numbers and planted anomalies (``sim/market.py``)."""
     from tagcloud.sim.writer import TableWriter
 
     if subscribers < 50:
@@ -82,11 +85,14 @@ def simulate(
         pop = build_population(subscribers, g, h, start, days, rng)
         _write_reference(writer, g, h)
         sim = DaySimulator(pop, g, h, seed)
+        flow = MarketFlow(pop, g, start, days, seed) if market else None
         window_orders: list[dict[str, np.ndarray]] = []
         window_handsets: list[dict[str, np.ndarray]] = []
         with job(f"simulate {subscribers:,} subscribers × {days} days", total=days, quiet=quiet) as j:
             for d in range(days):
                 day = sim.day(d)
+                if flow is not None:
+                    flow.apply(d, day, sim)
                 stamp = pop.days[d].date.strftime("%Y%m%d")
                 rows = 0
                 for name in DAY_TABLES:
@@ -96,7 +102,13 @@ def simulate(
                 window_handsets.append(day.handsets)
                 j.advance(1, rows=rows, note=str(pop.days[d].date))
         rng_h = np.random.default_rng([seed, 5])
-        writer.write("subscribers", subscribers_table(pop, g, sim.plan, end))
+        if flow is not None:  # the snapshot shows the joins; the history before the window is kept
+            before, pop.join_date = pop.join_date, flow.join_dates()
+            writer.write("subscribers", subscribers_table(pop, g, sim.plan, end))
+            pop.join_date = before
+            flow.write_truth(out)
+        else:
+            writer.write("subscribers", subscribers_table(pop, g, sim.plan, end))
         orders = _concat([historical_orders(pop, start, rng_h), *window_orders])
         _write_by_month(writer, "orders", orders, lambda o: orders_table(o, pop, 1))
         hs = _concat([handset_history(pop, h, start, rng_h), *window_handsets])
@@ -118,6 +130,7 @@ def simulate(
         "rows": dict(sorted(writer.rows.items())),
         "files": {k: dict(sorted(v.items())) for k, v in sorted(writer.files.items())},
         "ground_truth": sorted(p.name for p in (out / "ground_truth").glob("*.parquet")),
+        **({"market": True} if market else {}),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
     # timings vary run to run, so they are returned but kept out of the manifest file

@@ -25,7 +25,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from tagcloud.tags.catalogue import (
     compile_catalogue,
     model_schema,
 )
+from tagcloud.tags.results import BuildResult, ColumnRun, Window
 
 REGION_COLUMNS = ("city_id", "county_id", "township_id")
 ROLLING_DAYS = 30  # a daily build's window
@@ -48,26 +49,15 @@ HISTORY_TABLES = frozenset({"subscriber_handsets"})  # read from the beginning u
 # Relations over a table's whole history up to the window's end, beside its windowed relation:
 # products held are decided by the last order of each product, which may be years old.
 HISTORY_RELATIONS = {"orders_history": "orders"}
-DRIFT_FLAG = 0.05  # coverage moving by this much (absolute share) …
-DRIFT_RELATIVE = 0.25  # … and by this much relative to before is flagged as a large drift
 
 
 class BuildError(RuntimeError):
     """A build that could not finish; the previous published table is untouched."""
 
 
-@dataclass(frozen=True)
-class Window:
-    """The period a build covers."""
-
-    label: str  # "2026-10" (month) or "2026-10-07" (rolling 30 days ending that day)
-    start: date
-    end: date  # exclusive
-    bill_months: tuple[date, ...]
-
-    @property
-    def days(self) -> int:
-        return (self.end - self.start).days
+# Models whose output is computed from the published wide table (so the first build has none):
+# the customer–service–channel matching library (`tagcloud matching build`).
+AFTER_BUILD_MODELS = frozenset({"matching"})
 
 
 def month_window(period: str) -> Window:
@@ -264,57 +254,6 @@ def subscribers_sql(window: Window) -> str:
 # -- the build ---------------------------------------------------------------------------------------
 
 
-@dataclass
-class ColumnRun:
-    name: str
-    kind: str  # attribute / tag
-    source: str  # the source (or layer) that computed it
-    rows: int
-    seconds: float
-    coverage: float
-    previous: float | None = None
-
-    @property
-    def drift(self) -> float | None:
-        return None if self.previous is None else self.coverage - self.previous
-
-    @property
-    def flagged(self) -> bool:
-        d = self.drift
-        if d is None or self.previous is None:
-            return False
-        base = max(self.previous, 1e-9)
-        return abs(d) >= DRIFT_FLAG and abs(d) / base >= DRIFT_RELATIVE
-
-
-@dataclass
-class BuildResult:
-    build_id: str
-    engine: str
-    window: Window
-    path: Path
-    rows: int
-    seconds: float
-    rows_scanned: int
-    sources_built: list[str]
-    sources_reused: list[str]
-    columns: list[ColumnRun] = field(default_factory=list)
-    skipped_tags: list[str] = field(default_factory=list)
-    translate_seconds: float = 0.0  # URL/app translation of the window's xDR days that needed it
-    slices: int = 1  # ranges of subscribers each recomputed source ran over
-
-    def coverage_by_category(self, cat: Catalogue) -> list[tuple[str, str, int, float]]:
-        """(aspect, category, tags, mean coverage of its tags) for every category with built tags."""
-        acc: dict[str, list[float]] = {}
-        for c in self.columns:
-            if c.kind == "tag":
-                acc.setdefault(cat.tags[c.name].category, []).append(c.coverage)
-        out = []
-        for cid, covs in sorted(acc.items(), key=lambda kv: (cat.categories[kv[0]].aspect, kv[0])):
-            out.append((cat.categories[cid].aspect, cid, len(covs), sum(covs) / len(covs)))
-        return out
-
-
 def _relation_files(
     wh: Any, table: str, window: Window, history: bool = False
 ) -> tuple[list[Path], Path | None, str | None]:
@@ -398,6 +337,15 @@ def build(
     needed = sorted({t.model for t in tags if t.model})
     missing = [m for m in needed if not (models_dir / f"{m}.parquet").is_file()]
     skipped: list[str] = []
+    # Models computed from the wide table itself are absent from a warehouse's first build: its
+    # tags are left out then, not a failure (their command republishes the table with them).
+    late = [m for m in missing if m in AFTER_BUILD_MODELS]
+    if late:
+        drop_late = {t.id for t in tags if t.model in late}
+        skipped += sorted(drop_late)
+        tags = [t for t in tags if t.id not in drop_late]
+        needed = [m for m in needed if m not in late]
+        missing = [m for m in missing if m not in late]
     if missing:
         users = {m: [t.id for t in tags if t.model == m] for m in missing}
         if not skip_missing_models:
@@ -410,7 +358,7 @@ def build(
         for name in cat.order:
             if name in cat.tags and cat.depends.get(name, frozenset()) & drop:
                 drop.add(name)
-        skipped = sorted(drop)
+        skipped += sorted(drop)
         tags = [t for t in tags if t.id not in drop]
         needed = [m for m in needed if m not in missing]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tagcloud.tags.build import BuildResult
     from tagcloud.tags.catalogue import Catalogue, Tag
+    from tagcloud.tags.results import BuildResult
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS builds (

@@ -13,6 +13,8 @@ from ninja import NinjaAPI, Query, Schema, Status
 
 from tagcloud.web.accounts.masking import mask_msisdn
 from tagcloud.web.accounts.models import AuditAction, AuditEvent
+from tagcloud.web.api_common import ServiceUnavailable
+from tagcloud.web.api_common import engine as _engine
 from tagcloud.web.reference.models import Region
 from tagcloud.web.views.access import Needs, answers, scope
 
@@ -156,19 +158,6 @@ class GroupOut(Schema):
     created_at: datetime
 
 
-def _engine(request: HttpRequest, unmask: bool = False) -> Any:
-    from tagcloud.web.engine import NoIndex, engine_for
-
-    try:
-        return engine_for(request, unmask=unmask)
-    except NoIndex as e:
-        raise ServiceUnavailable(str(e)) from None
-
-
-class ServiceUnavailable(Exception):
-    """No audience index yet."""
-
-
 @api.exception_handler(ServiceUnavailable)
 def _unavailable(request: HttpRequest, exc: Exception) -> Any:
     return api.create_response(request, {"detail": str(exc)}, status=503)
@@ -293,3 +282,11 @@ def groups(request: HttpRequest) -> Any:
 from tagcloud.web.campaigns.api import router as _touchpoints  # noqa: E402
 
 api.add_router("/touchpoints", _touchpoints)
+
+from tagcloud.web.jobs.api import router as jobs_router  # noqa: E402  (the jobs app's routes)
+
+api.add_router("/jobs", jobs_router)
+# Next-best-offer decisions for channel systems and agents (real-time marketing).
+from tagcloud.web.realtime.api import router as _decide  # noqa: E402
+
+api.add_router("/touchpoints", _decide)

@@ -64,3 +64,11 @@ def engine_for(request: Any, unmask: bool = False, warehouse: Path | None = None
 def catalogue_columns(warehouse: Path | None = None) -> dict[str, dict[str, Any]]:
     """The index's columns (kind, category, labels, values, counts) — what a condition may name."""
     return base_engine(warehouse).index.columns
+
+
+def forget_engine(warehouse: Path | None = None) -> None:
+    """Drop the cached engine of a warehouse whose index was rebuilt under the same build id (a
+    re-index that adds published knowledge tags), so the next request opens the new one."""
+    wh = warehouse or warehouse_dir()
+    with _lock:
+        _cache.pop(wh, None)

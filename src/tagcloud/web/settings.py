@@ -9,6 +9,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from tagcloud.web.security.secret import secret_key
+
 WEB_DIR = Path(__file__).resolve().parent
 VAR_DIR = Path(os.environ.get("TAGCLOUD_VAR_DIR", "var/web")).resolve()
 
@@ -18,10 +20,13 @@ WAREHOUSE_DIR = Path(os.environ.get("TAGCLOUD_WAREHOUSE", "var/demo/warehouse"))
 # The campaigns' contact ledger (shared contact memory), when campaigns run: customer 360 shows
 # each customer's contacts and responses from it.
 CAMPAIGN_DB = os.environ.get("TAGCLOUD_CAMPAIGN_DB", "")
+CAMPAIGN_SMSC = os.environ.get("TAGCLOUD_CAMPAIGN_SMSC", "")  # "host:port"; empty: a local SMSC
 
 DEBUG = os.environ.get("TAGCLOUD_DEBUG", "0") == "1"
-# A development key only; a deployment must set its own (checked by `manage.py check --deploy`).
-SECRET_KEY = os.environ.get("TAGCLOUD_SECRET_KEY", "tagcloud-dev-only-not-for-production-3f9c2a7e51d84b06")
+# Behind a TLS-terminating proxy (`tagcloud serve --https`): secure cookies, HSTS, redirects (below).
+HTTPS = os.environ.get("TAGCLOUD_HTTPS", "0") == "1"
+# TAGCLOUD_SECRET_KEY, else a key generated for this install on first run (docs/security.md).
+SECRET_KEY = secret_key(VAR_DIR, require_explicit=HTTPS)
 ALLOWED_HOSTS = os.environ.get("TAGCLOUD_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",")
 
 INSTALLED_APPS = [
@@ -37,6 +42,13 @@ INSTALLED_APPS = [
     "tagcloud.web.audiences",
     "tagcloud.web.taglib",
     "tagcloud.web.markets",
+    "tagcloud.web.alerts",
+    "axes",
+    "tagcloud.web.security",
+    "tagcloud.web.jobs",
+    "tagcloud.web.knowledge",
+    "tagcloud.web.matching",
+    "tagcloud.web.realtime",
 ]
 
 MIDDLEWARE = [
@@ -50,6 +62,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "tagcloud.web.security.middleware.SessionAndPasswordAgeMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "tagcloud.web.urls"
@@ -96,10 +110,10 @@ if os.environ.get("TAGCLOUD_CACHE_URL"):
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out accounts and addresses
+    "tagcloud.web.accounts.backends.CachedPermissionsBackend",
 ]
-AUTHENTICATION_BACKENDS = ["tagcloud.web.accounts.backends.CachedPermissionsBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -129,7 +143,7 @@ WHITENOISE_USE_FINDERS = True
 warnings.filterwarnings("ignore", message="No directory at")
 WHITENOISE_AUTOREFRESH = DEBUG
 
-SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_HTTPONLY = True  # more session and cookie settings: tagcloud.web.security.settings
 CSRF_COOKIE_HTTPONLY = False  # htmx reads it to send X-CSRFToken on every POST
 X_FRAME_OPTIONS = "DENY"
 
@@ -139,3 +153,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"django.request": {"handlers": ["console"], "level": "ERROR"}},
 }
+
+# Login lockout, session timeout, password policy and expiry, HTTPS behind a proxy: docs/security.md.
+from tagcloud.web.security.settings import *  # noqa: E402, F403

@@ -24,13 +24,38 @@ class DemoAccount:
     region_name: str
 
 
+def _busiest_township() -> Region | None:
+    """The township with the most subscribers in the warehouse the pages read (None without one),
+    so that every regional demo account lands where there are customers and alerts to act on."""
+    from django.conf import settings
+
+    from tagcloud.data.warehouse import Warehouse
+
+    wh = Warehouse(settings.WAREHOUSE_DIR)
+    if not wh.table_files("subscribers"):
+        return None
+    rows = wh.connect().execute(
+        "SELECT home_region_id FROM subscribers WHERE home_region_id IS NOT NULL "
+        "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 20"
+    )
+    for (rid,) in rows.fetchall():
+        t = Region.objects.filter(region_id=rid, level="township").first()
+        if t is not None:
+            return t
+    return None
+
+
 def _chain() -> dict[str, Region]:
-    """The province, and the first city, county and township below each other (by region id)."""
+    """The province and a city → county → township chain: the busiest township's (most
+    subscribers in the warehouse) when there is one, else the first below each other by id."""
     province = Region.objects.filter(level="province").order_by("region_id").first()
     if province is None:
         raise ValueError(
             "no regions loaded: run `tagcloud web load-reference` (after `tagcloud ingest`) first"
         )
+    town = _busiest_township()
+    if town is not None and town.parent is not None and town.parent.parent is not None:
+        return {"province": province, "city": town.parent.parent, "county": town.parent, "township": town}
     chain = {"province": province}
     parent = province
     for level in ("city", "county", "township"):

@@ -85,12 +85,19 @@ class Profile(models.Model):
 
 
 class AuditAction(models.TextChoices):
-    """What was done to personal data."""
+    """What was done to personal data, and who signed in or out."""
 
     UNMASK = "unmask", _("查看完整号码")
     EXPORT = "export", _("导出清单")
     LOOKUP = "lookup", _("客户查询")
     DENIED = "denied", _("越权访问被拒绝")
+    # Sign-ins (tagcloud.web.security): every login, logout, failure, lockout and unlock.
+    LOGIN = "login", _("登录")
+    LOGOUT = "logout", _("退出登录")
+    LOGIN_FAILED = "loginfail", _("登录失败")
+    LOCKED_OUT = "lockout", _("登录锁定")
+    UNLOCKED = "unlock", _("解除锁定")
+    PASSWORD_CHANGED = "password", _("修改密码")
 
 
 class AuditEvent(models.Model):

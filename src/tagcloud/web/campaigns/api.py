@@ -1,6 +1,7 @@
 """REST for touchpoints (触点): what an agent offers the subscriber in front of them, with the
 scripts and the cross-channel contact history, and the agent's feedback. The numbers travel in
-POST bodies (never in URLs); the subscriber must be in the agent's region (else 404, audited)."""
+POST bodies (never in URLs); the subscriber must be in the agent's region (else 404, audited).
+A person's session or a channel system's API key (``web.realtime.auth``), scoped to its region."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
 from tagcloud.web.accounts.masking import mask_msisdn
-from tagcloud.web.views.access import Needs, answers
+from tagcloud.web.realtime.auth import SESSION_OR_KEY, touchpoint_caller
+from tagcloud.web.views.access import answers
 
-router = Router(tags=["touchpoints"])
+router = Router(tags=["touchpoints"], auth=SESSION_OR_KEY)  # people and channel systems' keys
 
 
 class Error(Schema):
@@ -68,15 +70,15 @@ def _in_scope(request: HttpRequest, msisdn: str) -> Any:
 
 @router.post(
     "/offers",
-    response=answers({200: OffersOut, 400: Error, 403: Error, 404: Error, 503: Error}),
-    auth=Needs("serve_touchpoint"),
+    response=answers({200: OffersOut, 400: Error, 401: Error, 403: Error, 404: Error, 503: Error}),
     summary="Touchpoint: a subscriber's eligible offers (highest priority first) with scripts, and contact history",
 )
 def offers(request: HttpRequest, body: OffersIn) -> Any:
     from tagcloud.campaigns.execute import touchpoint_offers
-    from tagcloud.web.api import _engine
+    from tagcloud.web.api_common import engine as _engine
     from tagcloud.web.campaigns import service
 
+    touchpoint_caller(request, body.channel)
     _engine(request, False)  # 403 / 503 before any lookup
     refused = _in_scope(request, body.msisdn)
     if refused is not None:
@@ -101,15 +103,15 @@ def offers(request: HttpRequest, body: OffersIn) -> Any:
 
 @router.post(
     "/feedback",
-    response=answers({200: FeedbackOut, 400: Error, 403: Error, 404: Error, 503: Error}),
-    auth=Needs("serve_touchpoint"),
+    response=answers({200: FeedbackOut, 400: Error, 401: Error, 403: Error, 404: Error, 503: Error}),
     summary="Touchpoint: record the subscriber's answer to an offer (considering, accepted, refused)",
 )
 def feedback(request: HttpRequest, body: FeedbackIn) -> Any:
     from tagcloud.campaigns.execute import touchpoint_feedback
-    from tagcloud.web.api import _engine
+    from tagcloud.web.api_common import engine as _engine
     from tagcloud.web.campaigns import service
 
+    touchpoint_caller(request, body.channel)
     _engine(request, False)
     with service.open_ledger() as ledger:
         row = ledger.db.q("SELECT msisdn FROM contacts WHERE contact_id=?", (body.contact_id,))

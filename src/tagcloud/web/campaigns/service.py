@@ -193,15 +193,22 @@ def smsc_address() -> tuple[str, int]:
         return "127.0.0.1", int(_smsc.port)
 
 
-def target_of(design: CampaignDesign, engine: AudienceEngine) -> Target:
+def target_of(design: CampaignDesign, engine: AudienceEngine | None) -> Target:
     """The campaign's target: its snapshot once launched, else computed now by the audience engine."""
     from tagcloud.campaigns.execute import Target, target_from_audience
 
     snap = work_dir() / "targets" / f"{design.campaign_id}.target.parquet"
-    return Target.load(snap) if snap.exists() else target_from_audience(engine, design)
+    if snap.exists():
+        return Target.load(snap)
+    if engine is None:
+        raise ValueError(
+            f"campaign {design.campaign_id} is not launched and the warehouse has no audience index "
+            "to compute its target: run `tagcloud audience index`"
+        )
+    return target_from_audience(engine, design)
 
 
-def run(campaign_id: str, engine: AudienceEngine, now: dt.datetime) -> RunOutcome:
+def run(campaign_id: str, engine: AudienceEngine | None, now: dt.datetime) -> RunOutcome:
     """Start an approved campaign and run its due waves as of ``now`` (SMS over SMPP, call lists)."""
     from tagcloud.campaigns.execute import run_due
     from tagcloud.campaigns.workflow import CampaignState
@@ -226,49 +233,87 @@ def run(campaign_id: str, engine: AudienceEngine, now: dt.datetime) -> RunOutcom
         )
 
 
+def lock_key(campaign_id: str) -> str:
+    """The job lock of a campaign's passes: one open pass per campaign, across every worker."""
+    return f"campaign:{campaign_id}"
+
+
 @dataclass
 class RunState:
-    """The latest background pass of one campaign, as the campaign page shows it."""
+    """The latest pass of one campaign, as the campaign page shows it: its job on the queue."""
 
     running: bool = False
     now: dt.datetime | None = None
     summary: str = ""
     error: str = ""
-
-
-_states: dict[str, RunState] = {}
+    job_id: str = ""
+    state: str = ""  # the job's state (queued, running, succeeded, failed, cancelled)
+    percent: float | None = None
 
 
 def run_state(campaign_id: str) -> RunState:
-    """The campaign's latest background pass in this process (an empty state if none)."""
-    with _locks_guard:
-        return _states.get(campaign_id, RunState())
+    """The campaign's latest pass, read from the job record (any process, any worker)."""
+    from tagcloud.jobs.store import JobState, JobStore
+
+    with JobStore() as store:
+        job = store.latest(lock_key(campaign_id))
+    if job is None:
+        return RunState()
+    now = dt.datetime.fromisoformat(job.args["now"]) if job.args.get("now") else None
+    failed = job.state in (JobState.FAILED, JobState.CANCELLED)
+    return RunState(
+        running=job.open,
+        now=now,
+        summary=job.summary or ("running" if job.open else ""),
+        error=(job.error or job.state.value) if failed else "",
+        job_id=job.job_id,
+        state=job.state.value,
+        percent=job.percent,
+    )
 
 
-def start_run(campaign_id: str, engine: AudienceEngine, now: dt.datetime) -> threading.Thread:
-    """Run the due waves in a background thread (an SMS wave at the contracted rate takes minutes
-    for a large county, longer than a request may last); ``run_state`` reports how it went."""
+def engine_or_none() -> AudienceEngine | None:
+    """The audience engine if the warehouse has an index (a launched campaign needs none)."""
+    from tagcloud.web.engine import NoIndex, base_engine
 
-    def work() -> None:
-        try:
-            out = run(campaign_id, engine, now)
-            sms = sum(r.submitted for r in out.sms.values())
-            calls = sum(n for _, n in out.call_lists.values())
-            done = RunState(
-                False, now, f"waves {sorted(out.planned)}: {sms} SMS submitted, {calls} calls listed"
-            )
-        except Exception as e:  # any failure is shown on the page, not lost in a thread
-            done = RunState(False, now, error=f"{type(e).__name__}: {e}")
-        with _locks_guard:
-            _states[campaign_id] = done
+    try:
+        return base_engine()
+    except NoIndex:
+        return None
 
-    with _locks_guard:
-        if _states.get(campaign_id, RunState()).running:
-            raise RuntimeError(f"campaign {campaign_id} is already running a pass; wait for it to finish")
-        _states[campaign_id] = RunState(True, now, "running")
-    t = threading.Thread(target=work, name=f"run_due {campaign_id}", daemon=True)
-    t.start()
-    return t
+
+def campaign_engine(campaign_id: str) -> AudienceEngine | None:
+    """The audience engine scoped to the campaign's own region (not to whoever pressed "run"),
+    for computing a target not launched yet; None when the warehouse has no index."""
+    import dataclasses
+
+    from tagcloud.web.accounts.scope import scope_for_region
+
+    eng = engine_or_none()
+    if eng is None:
+        return None
+    with open_store() as store:
+        c = store.get(campaign_id)
+    sc = scope_for_region(c["region_id"], c["region_level"], {})
+    return dataclasses.replace(eng, scope=sc.as_condition())
+
+
+def start_run(campaign_id: str, engine: AudienceEngine | None, now: dt.datetime) -> Any:
+    """Queue a pass of the campaign's due waves as a job (``campaign.run``) for ``tagcloud worker``;
+    an SMS wave at the contracted rate takes minutes for a large county, and survives a restart of
+    the web server or of the worker. Raises ``JobBusy`` (a RuntimeError) while a pass is open.
+    ``engine`` is the caller's; the worker opens its own."""
+    from tagcloud.jobs.worker import submit
+
+    with open_store() as store:
+        c = store.get(campaign_id)
+    return submit(
+        "campaign.run",
+        {"campaign_id": campaign_id, "now": now.isoformat()},
+        title=f"Campaign {campaign_id} as of {now:%Y-%m-%d %H:%M}",
+        region_id=c["region_id"],
+        lock_key=lock_key(campaign_id),
+    )
 
 
 def call_lists(campaign_id: str) -> list[Path]:

@@ -69,7 +69,9 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
             "groups": list(groups[:200]),
             "numeric": _numeric_columns() if request.user.has_perm("accounts.design_campaign") else [],
             "products": _products(),
-            "form": request.POST or {},
+            "form": request.POST
+            or request.GET
+            or {},  # GET: a design prefilled from a link (a knowledge group)
             "default_start": (dt.datetime.now() + dt.timedelta(days=1)).strftime("%Y-%m-%dT10:00"),
         },
     )

@@ -98,16 +98,6 @@ def load_from_warehouse(warehouse: Path) -> LoadCounts:
     return load_tags(cat, local=local)
 
 
-def statuses() -> dict[str, tuple[str, int]]:
-    """Each tag's current status and version, from its latest version row."""
-    out: dict[str, tuple[str, int]] = {}
-    for tag, version, status in TagVersion.objects.order_by("tag", "version").values_list(
-        "tag", "version", "status"
-    ):
-        out[tag] = (status, version)  # ordered by version: the last one wins
-    return out
-
-
 def versions(tag: str) -> list[TagVersion]:
     """A tag's versions, newest first."""
     return list(TagVersion.objects.filter(tag=tag).order_by("-version"))

@@ -99,8 +99,6 @@ def entries(columns: dict[str, dict[str, Any]]) -> dict[str, Entry]:
                 extra={"tag": t},
             )
     # Statuses and versions as governed in the application database (when loaded there).
-    from tagcloud.web.taglib.governance import statuses
-
     for tid, (status, version) in statuses().items():
         e = out.get(tid)
         # A newer version in the catalogue (`tagcloud tags status` since the last load-tags) wins.
@@ -120,6 +118,12 @@ def entries(columns: dict[str, dict[str, Any]]) -> dict[str, Entry]:
                 str(meta.get("kind")),
                 meta.get("kind") == "flag",
             )
+            if "rule" in meta:  # a published knowledge tag (tagcloud.tags.published): 口径, owner, rule
+                e.definition_zh = str(meta.get("definition_zh") or "")
+                e.definition_en = str(meta.get("definition_en") or "")
+                e.owner = str(meta.get("owner") or "")
+                e.status = "online"
+                e.extra = {"rule": meta["rule"], "reads": list(meta.get("reads") or [])}
         e.count = meta.get("count") if meta.get("kind") == "flag" else meta.get("count", None)
         if meta.get("kind") == "enum":
             e.count = sum(int(v) for v in (meta.get("counts") or {}).values())
@@ -226,3 +230,15 @@ def coverage(index_root: Path, name: str, last: int = 12) -> list[dict[str, Any]
             }
         )
     return points
+
+
+def statuses() -> dict[str, tuple[str, int]]:
+    """Each tag's current status and version, from its latest version row (governance writes them)."""
+    from tagcloud.web.taglib.models import TagVersion
+
+    out: dict[str, tuple[str, int]] = {}
+    for tag, version, status in TagVersion.objects.order_by("tag", "version").values_list(
+        "tag", "version", "status"
+    ):
+        out[tag] = (status, version)  # ordered by version: the last one wins
+    return out

@@ -80,10 +80,11 @@ class RequestProblem(Schema):
 
 def answers(ok: Any) -> dict[int, Any]:
     """An API route's documented answers: its own (``{status: schema}`` or one 200 schema) plus the
-    refusals every route can give before its body runs — 401 not logged in, 403 a permission or the
-    CSRF token missing, 422 a request outside the schema (a route's own 422 schema is kept beside it)."""
+    refusals every route can give before its body runs — 400 a body that is not JSON, 401 not logged
+    in, 403 a permission or the CSRF token missing, 422 a request outside the schema (a route's own
+    422 schema is kept beside it)."""
     own = dict(ok) if isinstance(ok, dict) else {200: ok}
-    out: dict[int, Any] = {401: Refusal, 403: Refusal, **own}
+    out: dict[int, Any] = {400: Refusal, 401: Refusal, 403: Refusal, **own}
     out[422] = own[422] | RequestProblem if 422 in own else RequestProblem
     return out
 

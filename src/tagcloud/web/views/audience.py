@@ -21,6 +21,7 @@ from tagcloud.web.accounts.models import AuditAction
 from tagcloud.web.audiences.builder import OPERATORS, PickError, combine_rows, condition_from_pick
 from tagcloud.web.audiences.models import SavedGroup
 from tagcloud.web.engine import NoIndex, base_engine, engine_for
+from tagcloud.web.security.exports import ExportTooLarge, check_export, watermark
 from tagcloud.web.views.access import require, scope
 
 EXPORT_PAGE = 50_000  # members per page when streaming a CSV export (bounded memory)
@@ -97,14 +98,12 @@ def builder(request: HttpRequest) -> HttpResponse:
         "audience/builder.html",
         {
             "catalogue": catalogue(columns),
-            "catalogue_json": json.dumps(
-                {
-                    n: {"kind": m.get("kind"), "values": m.get("values") or list(m.get("counts", {}) or [])}
-                    for n, m in columns.items()
-                },
-                ensure_ascii=False,
-            ),
-            "operators_json": json.dumps(OPERATORS),
+            # Embedded with json_script in the template (escapes "<", so no value can end the script).
+            "catalogue_data": {
+                n: {"kind": m.get("kind"), "values": m.get("values") or list(m.get("counts", {}) or [])}
+                for n, m in columns.items()
+            },
+            "operators": OPERATORS,
             "ex": examples,
             "rows": start or [""],
             "groups": groups,
@@ -363,7 +362,12 @@ def export(request: HttpRequest) -> HttpResponse:
         return render(request, "audience/_pick_error.html", {"message": errors[0]["message"]}, status=422)
     condition = combine_rows(rows)
     members = eng.members(condition)
-    record(
+    try:
+        check_export(request.user, len(members), unmask)
+    except ExportTooLarge as e:
+        record(request, AuditAction.DENIED, condition, rows=len(members), reason=str(e), unmasked=unmask)
+        return render(request, "audience/_pick_error.html", {"message": str(e)}, status=422)
+    event = record(
         request,
         AuditAction.UNMASK if unmask else AuditAction.EXPORT,
         condition,
@@ -372,15 +376,18 @@ def export(request: HttpRequest) -> HttpResponse:
         unmasked=unmask,
         build_id=eng.index.build_id,
     )
+    mark = watermark(request.user, event.pk, event.at)
 
     def pages() -> Any:
-        yield "msisdn,city_id,county_id,township_id\n"
+        import polars as pl
+
+        yield "msisdn,city_id,county_id,township_id,watermark\n"
         for offset in range(0, len(members), EXPORT_PAGE):
             df = eng.list_members(members, offset=offset, limit=EXPORT_PAGE)
-            yield df.write_csv(include_header=False)
+            yield df.with_columns(pl.lit(mark).alias("watermark")).write_csv(include_header=False)
 
     resp = StreamingHttpResponse(pages(), content_type="text/csv; charset=utf-8")
-    resp["Content-Disposition"] = f'attachment; filename="audience-{int(time.time())}.csv"'
+    resp["Content-Disposition"] = f'attachment; filename="audience-{int(time.time())}-audit{event.pk}.csv"'
     return resp
 
 

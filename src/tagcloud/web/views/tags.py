@@ -66,6 +66,13 @@ def tag_page(request: HttpRequest, name: str) -> HttpResponse:
     lineage = None
     if cat is not None and name in cat.depends:
         lineage = cat.lineage(name)
+    elif "reads" in entry.extra:  # a knowledge tag: its inputs, and theirs down to warehouse columns
+        reads = [r for r in entry.extra["reads"] if cat is not None and r in cat.depends]
+        lineage = {
+            "inputs": entry.extra["reads"],
+            "columns": sorted({c for r in reads for c in cat.lineage(r)["columns"]}) if cat else [],
+            "used_by": [],
+        }
     points = library.coverage(warehouse_dir() / "index", name)
     return render(
         request,
