@@ -198,7 +198,21 @@ def objects(clients: dict[str, Any], warehouse: Any, settings: Any, tmp_path: An
     task = CellTask.objects.create(
         cell_id="CAMP-0001", kind="changed", township_id="C01K01T01", state="classified"
     )
+    from django.contrib.auth.models import User
+
+    from tagcloud.web.knowledge.models import PointVersion, QuickPoint
+
+    fields = {
+        "title": "t",
+        "condition": "arpu >= 40",
+        "knowledge": "k",
+        "dimension": "demographics",
+    }
+    author = User.objects.get(username="demo_county_marketer")
+    point = QuickPoint.objects.create(author=author, version=1, region_id="C01K01", **fields)
+    PointVersion.objects.create(point=point, version=1, region_id="C01K01", edited_by="x", **fields)
     return {
+        "point": point.pk,
         "campaign_id": "AUTHZ1",
         "report": CompetitionReport.objects.get().pk,
         "area": area.pk,
@@ -227,6 +241,10 @@ def _url(r: Route, objects: dict[str, Any]) -> tuple[str, bool, bool]:
             values[p], regional = objects["area"], True
         elif p == "pk" and r.name.startswith("markets-cells"):
             values[p], regional = objects["task"], True
+        elif p == "pk" and r.name.startswith("knowledge-"):
+            values[p], regional = objects["point"], True
+        elif p == "version" and r.name == "knowledge-revert":
+            values[p] = 1
         elif p == "pk" and r.name == "tag-review":
             values[p] = objects["proposal"]
         elif p == "pk" and r.name == "markets-message-read":
