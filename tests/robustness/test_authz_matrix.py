@@ -211,7 +211,11 @@ def objects(clients: dict[str, Any], warehouse: Any, settings: Any, tmp_path: An
     author = User.objects.get(username="demo_county_marketer")
     point = QuickPoint.objects.create(author=author, version=1, region_id="C01K01", **fields)
     PointVersion.objects.create(point=point, version=1, region_id="C01K01", edited_by="x", **fields)
+    from tests.web.test_realtime_pages import FORM
+
+    assert post(clients["county_marketer"], "/realtime/rules/new/", FORM).status_code == 302
     return {
+        "rule_id": FORM["rule_id"],
         "point": point.pk,
         "campaign_id": "AUTHZ1",
         "report": CompetitionReport.objects.get().pk,
@@ -245,6 +249,10 @@ def _url(r: Route, objects: dict[str, Any]) -> tuple[str, bool, bool]:
             values[p], regional = objects["point"], True
         elif p == "version" and r.name == "knowledge-revert":
             values[p] = 1
+        elif p == "rule_id":
+            values[p], regional = objects["rule_id"], True
+        elif p == "action" and r.name == "rt-rule-action":
+            values[p] = "submit"
         elif p == "pk" and r.name == "tag-review":
             values[p] = objects["proposal"]
         elif p == "pk" and r.name == "markets-message-read":
