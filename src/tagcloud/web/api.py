@@ -10,20 +10,19 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from ninja import NinjaAPI, Query, Schema, Status
-from ninja.security import django_auth
 
 from tagcloud.web.accounts.masking import mask_msisdn
 from tagcloud.web.accounts.models import AuditAction, AuditEvent
-from tagcloud.web.api_common import ServiceUnavailable, need
+from tagcloud.web.api_common import ServiceUnavailable
 from tagcloud.web.api_common import engine as _engine
 from tagcloud.web.reference.models import Region
-from tagcloud.web.views.access import scope
+from tagcloud.web.views.access import Needs, answers, scope
 
 api = NinjaAPI(
     title="Tagcloud API",
     version="1",
     description="Customer tags, audiences and customer lookup, scoped to the caller's region.",
-    auth=django_auth,
+    auth=Needs(),  # any logged-in user; routes that need more say auth=Needs(perm, ...)
     urls_namespace="api",
 )
 
@@ -72,7 +71,7 @@ def _denied(request: HttpRequest, exc: Exception) -> Any:
     return api.create_response(request, {"detail": str(exc) or "permission denied"}, status=403)
 
 
-@api.get("/me", response=Me, summary="Who am I: role, region scope and permissions")
+@api.get("/me", response=answers(Me), summary="Who am I: role, region scope and permissions")
 def me(request: HttpRequest) -> dict[str, Any]:
     user: Any = request.user
     profile = getattr(user, "profile", None)
@@ -88,21 +87,27 @@ def me(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-@api.get("/regions", response=list[RegionOut], summary="Regions inside the caller's scope")
+@api.get("/regions", response=answers(list[RegionOut]), summary="Regions inside the caller's scope")
 def regions(request: HttpRequest) -> Any:
     return scope(request).filter_queryset(Region.objects.all(), "region_id").order_by("region_id")
 
 
-@api.get("/audit", response={200: list[AuditOut], 403: Error}, summary="The audit log (administrators)")
+@api.get(
+    "/audit",
+    response=answers({200: list[AuditOut], 403: Error}),
+    summary="The audit log (administrators)",
+    auth=Needs("view_audit"),
+)
 def audit(request: HttpRequest, filters: Query[AuditFilter]) -> Any:
-    need(request, "view_audit")
     qs = AuditEvent.objects.all()
     if filters.action:
         qs = qs.filter(action=filters.action)
     return qs[: max(1, min(filters.limit, 1000))]
 
 
-@api.get("/mask/{msisdn}", response=MaskOut, summary="How a number is shown to roles that may not unmask")
+@api.get(
+    "/mask/{msisdn}", response=answers(MaskOut), summary="How a number is shown to roles that may not unmask"
+)
 def mask(request: HttpRequest, msisdn: str) -> dict[str, str]:
     return {"masked": mask_msisdn(msisdn)}
 
@@ -160,14 +165,14 @@ def _unavailable(request: HttpRequest, exc: Exception) -> Any:
 
 @api.post(
     "/audience/count",
-    response={200: CountOut, 403: Error, 422: ConditionProblem, 503: Error},
+    response=answers({200: CountOut, 403: Error, 422: ConditionProblem, 503: Error}),
     summary="Count the subscribers in the caller's region matching every condition (ANDed)",
+    auth=Needs("build_audience"),
 )
 def audience_count(request: HttpRequest, body: CountIn) -> Any:
     from tagcloud.tags.condition import ConditionError, parse_condition
     from tagcloud.web.audiences.builder import combine_rows
 
-    need(request, "build_audience")
     eng = _engine(request)
     rows = [c for c in body.conditions if c.strip()]
     names = eng.names()
@@ -183,7 +188,7 @@ def audience_count(request: HttpRequest, body: CountIn) -> Any:
 
 @api.get(
     "/tags",
-    response={200: list[TagOut], 503: Error},
+    response=answers({200: list[TagOut], 503: Error}),
     summary="Attributes and tags; q searches names and 口径",
 )
 def tags(request: HttpRequest, q: str = "") -> Any:
@@ -216,13 +221,13 @@ def tags(request: HttpRequest, q: str = "") -> Any:
 
 @api.get(
     "/customers/{msisdn}",
-    response={200: CustomerOut, 400: Error, 403: Error, 404: Error, 503: Error},
+    response=answers({200: CustomerOut, 400: Error, 403: Error, 404: Error, 503: Error}),
     summary="Customer 360: one subscriber's tags (masked number; in the caller's region; audited)",
+    auth=Needs("lookup_customer"),
 )
 def customer(request: HttpRequest, msisdn: str, unmask: bool = False) -> Any:
     from tagcloud.web.views.customer import lookup_in_scope
 
-    need(request, "lookup_customer")
     _engine(request, unmask)  # 403 / 503 before any lookup
     try:
         found = lookup_in_scope(request, msisdn, unmask)
@@ -237,9 +242,10 @@ def customer(request: HttpRequest, msisdn: str, unmask: bool = False) -> Any:
 
 @api.get(
     "/customers/{msisdn}/behaviour",
-    response={200: dict[str, Any], 400: Error, 403: Error, 404: Error, 503: Error},
+    response=answers({200: dict[str, Any], 400: Error, 403: Error, 404: Error, 503: Error}),
     summary="Customer 360: the last 30 days' calls, SMS, data by day, top apps, roaming, products held "
     "and service contacts (in the caller's region; audited like a lookup)",
+    auth=Needs("lookup_customer"),
 )
 def customer_behaviour(request: HttpRequest, msisdn: str, unmask: bool = False) -> Any:
     from tagcloud.audience.dictionary import parse_number
@@ -247,7 +253,6 @@ def customer_behaviour(request: HttpRequest, msisdn: str, unmask: bool = False) 
     from tagcloud.web.views.customer import lookup_in_scope
     from tagcloud.web.warehouse import warehouse_dir
 
-    need(request, "lookup_customer")
     _engine(request, unmask)  # 403 / 503 before any lookup
     try:
         lookup_in_scope(request, msisdn, unmask)
@@ -261,11 +266,15 @@ def customer_behaviour(request: HttpRequest, msisdn: str, unmask: bool = False) 
     return out
 
 
-@api.get("/groups", response=list[GroupOut], summary="Saved groups visible in the caller's region")
+@api.get(
+    "/groups",
+    response=answers(list[GroupOut]),
+    summary="Saved groups visible in the caller's region",
+    auth=Needs("build_audience"),
+)
 def groups(request: HttpRequest) -> Any:
     from tagcloud.web.audiences.models import SavedGroup
 
-    need(request, "build_audience")
     return scope(request).filter_queryset(SavedGroup.objects.all(), "region_id")[:500]
 
 

@@ -26,11 +26,6 @@ from tagcloud.web.views.access import require, scope
 VIEW_PERMS = ("handle_alert", "manage_alert_rule")
 
 
-def _may_view(request: HttpRequest) -> None:
-    if not any(request.user.has_perm(f"accounts.{p}") for p in VIEW_PERMS):
-        raise PermissionDenied("role lacks permission handle_alert or manage_alert_rule")
-
-
 def _alert(request: HttpRequest, pk: int) -> Alert:
     """The alert if it lies in the user's scope; else 404 (no probing of other regions)."""
     a = Alert.objects.select_related("region", "rule", "reporter", "owner").filter(pk=pk).first()
@@ -48,10 +43,9 @@ def _kpi_name(kpi_id: str, lang: str) -> str:
     return k.name_en if lang == "en" else k.name
 
 
-@require()
+@require(any_of=VIEW_PERMS)
 def alert_list(request: HttpRequest) -> HttpResponse:
     """The user's inbox (系统信息), the alerts waiting for them, and every open alert in scope."""
-    _may_view(request)
     qs = _scoped(request)
     open_alerts = list(qs.filter(state__in=[s.value for s in al.OPEN_STATES])[:200])
     mine = [
@@ -70,10 +64,9 @@ def alert_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require()
+@require(any_of=VIEW_PERMS)
 def history(request: HttpRequest) -> HttpResponse:
     """Closed alerts (tracking and history) searchable by keyword in the text, report and comments."""
-    _may_view(request)
     q = request.GET.get("q", "").strip()[:100]
     qs = _scoped(request).filter(state__in=[s.value for s in al.CLOSED_STATES])
     if q:
@@ -192,10 +185,9 @@ def raise_alert(request: HttpRequest) -> HttpResponse:
     return render(request, "alerts/raise.html", ctx, status=400 if problems else 200)
 
 
-@require()
+@require(any_of=VIEW_PERMS)
 def alert_page(request: HttpRequest, pk: int) -> HttpResponse:
     """One alert: numbers, explanation, chain and history of steps, actions, comments, tracking chart."""
-    _may_view(request)
     a = _alert(request, pk)
     InboxMessage.objects.filter(recipient=request.user, alert=a, read_at__isnull=True).update(
         read_at=timezone.now()
@@ -237,11 +229,10 @@ def alert_page(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "alerts/alert.html", ctx)
 
 
-@require()
+@require(any_of=VIEW_PERMS)
 @require_POST
 def act(request: HttpRequest, pk: int) -> HttpResponse:
     """The user whose turn it is acts (汇报 / 同意并上报 / 退回修改 / 结束流程); any participant comments."""
-    _may_view(request)
     a = _alert(request, pk)
     if service.turn_of(a, request.user) is None:
         raise PermissionDenied("not a participant of this alert")

@@ -13,6 +13,7 @@ from ninja import Router, Schema, Status
 
 from tagcloud.web.accounts.masking import mask_msisdn
 from tagcloud.web.realtime.auth import SESSION_OR_KEY, touchpoint_caller
+from tagcloud.web.views.access import answers
 
 router = Router(tags=["touchpoints"], auth=SESSION_OR_KEY)  # people and channel systems' keys
 
@@ -69,7 +70,7 @@ def _in_scope(request: HttpRequest, msisdn: str) -> Any:
 
 @router.post(
     "/offers",
-    response={200: OffersOut, 400: Error, 401: Error, 403: Error, 404: Error, 503: Error},
+    response=answers({200: OffersOut, 400: Error, 401: Error, 403: Error, 404: Error, 503: Error}),
     summary="Touchpoint: a subscriber's eligible offers (highest priority first) with scripts, and contact history",
 )
 def offers(request: HttpRequest, body: OffersIn) -> Any:
@@ -102,7 +103,7 @@ def offers(request: HttpRequest, body: OffersIn) -> Any:
 
 @router.post(
     "/feedback",
-    response={200: FeedbackOut, 400: Error, 401: Error, 403: Error, 404: Error, 503: Error},
+    response=answers({200: FeedbackOut, 400: Error, 401: Error, 403: Error, 404: Error, 503: Error}),
     summary="Touchpoint: record the subscriber's answer to an offer (considering, accepted, refused)",
 )
 def feedback(request: HttpRequest, body: FeedbackIn) -> Any:

@@ -28,11 +28,6 @@ from tagcloud.web.views.access import require, scope
 ANY_CAMPAIGN = ("design_campaign", "approve_campaign", "run_campaign")
 
 
-def _any(request: HttpRequest) -> None:
-    if not any(request.user.has_perm(f"accounts.{p}") for p in ANY_CAMPAIGN):
-        raise PermissionDenied("role lacks permission design_campaign, approve_campaign or run_campaign")
-
-
 def _campaign(request: HttpRequest, store: Any, campaign_id: str) -> dict[str, Any]:
     """The campaign if it exists and lies in the user's scope; else 404 (no probing)."""
     try:
@@ -55,10 +50,9 @@ def _products() -> list[tuple[str, str]]:
     return list(Product.objects.order_by("product_id").values_list("product_id", "name"))
 
 
-@require()
+@require(any_of=ANY_CAMPAIGN)
 def campaign_list(request: HttpRequest) -> HttpResponse:
     """Campaigns in the user's region (newest first), the approver's inbox, and the design form."""
-    _any(request)
     sc = scope(request)
     actor = service.actor_for(request.user, sc)
     with service.open_store() as store:
@@ -149,13 +143,12 @@ def _form_of(d: Any) -> dict[str, Any]:
     }
 
 
-@require()
+@require(any_of=ANY_CAMPAIGN)
 def campaign_page(request: HttpRequest, campaign_id: str) -> HttpResponse:
     """One campaign: its design (any version), versions, approvals, state and what the user may do."""
     from tagcloud.campaigns.execute import wave_status
     from tagcloud.campaigns.workflow import EDITABLE_STATES, CampaignState
 
-    _any(request)
     sc = scope(request)
     actor = service.actor_for(request.user, sc)
     with service.open_store() as store:
@@ -265,10 +258,9 @@ def run(request: HttpRequest, campaign_id: str) -> HttpResponse:
     return redirect("campaign", campaign_id=campaign_id)
 
 
-@require()
+@require(any_of=ANY_CAMPAIGN)
 def run_state(request: HttpRequest, campaign_id: str) -> HttpResponse:
     """The latest background pass (fragment; polls itself while the pass runs)."""
-    _any(request)
     with service.open_store() as store:
         _campaign(request, store, campaign_id)
     return render(
@@ -369,10 +361,9 @@ def _finite(x: Any) -> float:
     return round(v, 4) if math.isfinite(v) else 0.0
 
 
-@require()
+@require(any_of=ANY_CAMPAIGN)
 def evaluation(request: HttpRequest, campaign_id: str) -> HttpResponse:
     """Action vs control: rates, lift, CI, p-value; by wave/channel, sub-campaign, branch and week."""
-    _any(request)
     with service.open_store() as store:
         _campaign(request, store, campaign_id)
     d, r = service.evaluation(campaign_id, engine_for(request))

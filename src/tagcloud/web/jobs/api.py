@@ -5,15 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from ninja import Router, Schema, Status
 
 from tagcloud.jobs.store import Job, JobBusy
 from tagcloud.web.jobs.access import act, job_for, jobs_for
-from tagcloud.web.views.access import scope
+from tagcloud.web.views.access import Needs, answers, scope
 
-router = Router(tags=["jobs"])
+router = Router(tags=["jobs"], auth=Needs("view_jobs"))
 
 
 class JobOut(Schema):
@@ -41,26 +40,23 @@ class JobError(Schema):
     detail: str
 
 
-def _need(request: HttpRequest) -> None:
-    if not request.user.is_authenticated or not request.user.has_perm("accounts.view_jobs"):
-        raise PermissionDenied("role lacks permission view_jobs")
-
-
 def _out(j: Job) -> dict[str, Any]:
     return {**{k: getattr(j, k) for k in JobOut.model_fields if k != "state"}, "state": j.state.value}
 
 
-@router.get("", response={200: list[JobOut], 403: JobError}, summary="Background jobs in the caller's scope")
+@router.get(
+    "", response=answers({200: list[JobOut], 403: JobError}), summary="Background jobs in the caller's scope"
+)
 def list_jobs(request: HttpRequest) -> Any:
-    _need(request)
     return [_out(j) for j in jobs_for(scope(request))]
 
 
 @router.get(
-    "/{job_id}", response={200: JobDetail, 403: JobError, 404: JobError}, summary="One job with its log"
+    "/{job_id}",
+    response=answers({200: JobDetail, 403: JobError, 404: JobError}),
+    summary="One job with its log",
 )
 def get_job(request: HttpRequest, job_id: str) -> Any:
-    _need(request)
     try:
         job, log = job_for(scope(request), job_id)
     except Http404 as e:
@@ -70,11 +66,10 @@ def get_job(request: HttpRequest, job_id: str) -> Any:
 
 @router.post(
     "/{job_id}/{action}",
-    response={200: JobOut, 403: JobError, 404: JobError, 409: JobError},
+    response=answers({200: JobOut, 403: JobError, 404: JobError, 409: JobError}),
     summary="retry (a failed or cancelled job) or cancel (a queued or running one)",
 )
 def job_action(request: HttpRequest, job_id: str, action: str) -> Any:
-    _need(request)
     if action not in ("retry", "cancel"):
         return Status(404, {"detail": f"no action {action!r}: retry or cancel"})
     try:

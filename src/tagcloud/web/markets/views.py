@@ -72,11 +72,7 @@ def _scoped_regions(
     return list(qs.order_by("region_id"))
 
 
-def _any_perm(request: HttpRequest, *perms: str) -> None:
-    if not request.user.is_authenticated:
-        raise PermissionDenied("log in")
-    if not any(request.user.has_perm(f"accounts.{p}") for p in perms):
-        raise PermissionDenied(f"role lacks permission {' or '.join(perms)}")
+def _need_region(request: HttpRequest) -> None:
     if scope(request).empty:
         raise PermissionDenied("this account has no region: ask an administrator to assign one")
 
@@ -84,11 +80,8 @@ def _any_perm(request: HttpRequest, *perms: str) -> None:
 # -- home -----------------------------------------------------------------------------------------
 
 
-@require_GET
-def index(request: HttpRequest) -> HttpResponse:
-    """The regional markets' start page: what waits for the user."""
-    _any_perm(
-        request,
+@require(
+    any_of=(
         "report_competition",
         "review_competition",
         "manage_hot_area",
@@ -97,6 +90,11 @@ def index(request: HttpRequest) -> HttpResponse:
         "edit_township_info",
         "build_audience",
     )
+)
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    """The regional markets' start page: what waits for the user."""
+    _need_region(request)
     inbox = Message.objects.filter(user=request.user, read=False)[:20]
     return render(request, "markets/index.html", {"inbox": inbox})
 
@@ -113,10 +111,11 @@ def _report_for(request: HttpRequest, pk: int) -> CompetitionReport:
     return r
 
 
+@require(any_of=("report_competition", "review_competition"))
 @require_GET
 def competition_feed(request: HttpRequest) -> HttpResponse:
     """The feed (竞争信息动态): newest first, this month or history, filters, "new" until opened."""
-    _any_perm(request, "report_competition", "review_competition")
+    _need_region(request)
     sc = scope(request)
     qs = service.visible_reports(sc)
     period = request.GET.get("period", "month")
@@ -230,9 +229,10 @@ def competition_new(request: HttpRequest) -> HttpResponse:
     return render(request, "markets/competition_new.html", ctx, status=422)
 
 
+@require(any_of=("report_competition", "review_competition"))
 @require_GET
 def competition_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    _any_perm(request, "report_competition", "review_competition")
+    _need_region(request)
     r = _report_for(request, pk)
     sc = scope(request)
     CompetitionRead.objects.get_or_create(report=r, user=request.user)
@@ -305,10 +305,11 @@ def _kpi_charts(r: CompetitionReport) -> list[dict[str, Any]]:
     return out
 
 
+@require(any_of=("report_competition", "review_competition", "design_campaign"))
 @require_POST
 def competition_act(request: HttpRequest, pk: int) -> HttpResponse:
     """One step of the chain: verify (with proposal / grade + recipients), reject, respond."""
-    _any_perm(request, "report_competition", "review_competition", "design_campaign")
+    _need_region(request)
     r = _report_for(request, pk)
     if not service.in_scope(r, scope(request)):
         raise PermissionDenied("this report is outside your region")
@@ -335,10 +336,11 @@ def competition_act(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("markets-competition", pk=pk)
 
 
+@require(any_of=("report_competition", "review_competition"))
 @require_POST
 def competition_reply(request: HttpRequest, pk: int) -> HttpResponse:
     """A threaded reply (跟帖), county level and above, in the report's region."""
-    _any_perm(request, "report_competition", "review_competition")
+    _need_region(request)
     r = _report_for(request, pk)
     sc = scope(request)
     if not (service.may_reply(sc) and service.in_scope(r, sc)):
@@ -354,9 +356,10 @@ def competition_reply(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("markets-competition", pk=pk)
 
 
+@require(any_of=("report_competition", "review_competition"))
 @require_GET
 def competition_file(request: HttpRequest, pk: int, aid: int) -> HttpResponse:
-    _any_perm(request, "report_competition", "review_competition")
+    _need_region(request)
     r = _report_for(request, pk)
     a = get_object_or_404(CompetitionAttachment, pk=aid, report=r)
     resp = FileResponse(a.file.open("rb"), as_attachment=True, filename=a.name)
@@ -391,10 +394,11 @@ def _area_for(request: HttpRequest, pk: int) -> HotArea:
     return a
 
 
+@require(any_of=("manage_hot_area", "build_audience"))
 @require_GET
 def hotarea_list(request: HttpRequest) -> HttpResponse:
     """Hot areas of the user's region and the map to draw a new one (cells as an ECharts scatter)."""
-    _any_perm(request, "manage_hot_area", "build_audience")
+    _need_region(request)
     sc = scope(request)
     areas = [a for a in HotArea.objects.select_related("region", "owner") if _area_visible(sc, a.region_id)]
     cells = [
@@ -470,11 +474,12 @@ def _area_condition(eng: Any, a: HotArea, view: str) -> str:
     return hotareas.membership_condition(a.cells, a.basis, cols)
 
 
+@require(any_of=("manage_hot_area", "build_audience"))
 @require_GET
 def hotarea_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """An area's subscribers (masked, paged), profile and count; ``view=students`` for the school
     market's rule on a campus."""
-    _any_perm(request, "manage_hot_area", "build_audience")
+    _need_region(request)
     a = _area_for(request, pk)
     view = request.GET.get("view", "all")
     ctx: dict[str, Any] = {"a": a, "view": view, "region": _region_name(a.region)}
@@ -585,10 +590,11 @@ def hotarea_export(request: HttpRequest, pk: int) -> HttpResponse:
 # -- rural market ---------------------------------------------------------------------------------
 
 
+@require(any_of=("edit_township_info", "build_audience"))
 @require_GET
 def rural_index(request: HttpRequest) -> HttpResponse:
     """The township info base of the user's region, the rural segments' counts and table 2."""
-    _any_perm(request, "edit_township_info", "build_audience")
+    _need_region(request)
     sc = scope(request)
     towns = service.editable_townships(sc)
     infos = {i.township_id: i for i in TownshipInfo.objects.filter(township_id__in=list(towns))}
@@ -637,9 +643,10 @@ def _field_rows(info: TownshipInfo | None) -> list[dict[str, Any]]:
     ]
 
 
+@require(any_of=("edit_township_info", "build_audience"))
 def rural_township(request: HttpRequest, township_id: str) -> HttpResponse:
     """One township's record: edit (a new version each save) and its history."""
-    _any_perm(request, "edit_township_info", "build_audience")
+    _need_region(request)
     sc = scope(request)
     towns = service.editable_townships(sc)
     if township_id not in towns:
@@ -807,9 +814,10 @@ def _tasks(request: HttpRequest) -> Any:
     return qs
 
 
+@require(any_of=("maintain_cells", "review_cells"))
 @require_GET
 def cells_index(request: HttpRequest) -> HttpResponse:
-    _any_perm(request, "maintain_cells", "review_cells")
+    _need_region(request)
     tasks = list(_tasks(request)[:200])
     counts = dict(_tasks(request).values_list("state").annotate(n=Count("id")))
     return render(
@@ -876,9 +884,8 @@ def cells_review(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("markets-cells")
 
 
+@require()
 @require_POST
 def message_read(request: HttpRequest, pk: int) -> HttpResponse:
-    if not request.user.is_authenticated:
-        raise PermissionDenied("log in")
     Message.objects.filter(pk=pk, user=request.user).update(read=True)
     return redirect("markets")

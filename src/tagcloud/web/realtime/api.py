@@ -13,6 +13,7 @@ from ninja import Router, Schema, Status
 
 from tagcloud.web.accounts.masking import mask_msisdn
 from tagcloud.web.realtime.auth import SESSION_OR_KEY, touchpoint_caller
+from tagcloud.web.views.access import answers
 
 router = Router(tags=["touchpoints"], auth=SESSION_OR_KEY)
 
@@ -85,7 +86,7 @@ def _whole(msisdn: str) -> str:
 
 @router.post(
     "/decide",
-    response={200: DecideOut, 400: Error, 401: Error, 403: Error, 404: Error, 503: Error},
+    response=answers({200: DecideOut, 400: Error, 401: Error, 403: Error, 404: Error, 503: Error}),
     summary="Next-best offers for the subscriber at a touchpoint, ranked, with scripts and contact memory",
 )
 def decide(request: HttpRequest, body: DecideIn) -> Any:
@@ -111,7 +112,7 @@ def decide(request: HttpRequest, body: DecideIn) -> Any:
 
 @router.post(
     "/decide/feedback",
-    response={200: FeedbackOut, 400: Error, 401: Error, 403: Error, 404: Error, 503: Error},
+    response=answers({200: FeedbackOut, 400: Error, 401: Error, 403: Error, 404: Error, 503: Error}),
     summary="What the subscriber said to an offer at a touchpoint; acceptance stops it in every channel",
 )
 def feedback(request: HttpRequest, body: FeedbackIn) -> Any:

@@ -42,10 +42,18 @@ class SessionOrKey(APIKeyHeader):
 
     param_name = "X-API-Key"
 
+    def __init__(self, *perms: str) -> None:
+        super().__init__()
+        # what a person (a session) must hold; read by the authorization matrix (tests/robustness)
+        self.permissions: tuple[str, ...] = perms
+
     def __call__(self, request: HttpRequest) -> Any:
         text = presented_key(request)
         if text is None:
-            return django_auth(request)
+            user = django_auth(request)
+            if user and any(not user.has_perm(f"accounts.{p}") for p in self.permissions):
+                raise PermissionDenied(f"role lacks permission {', '.join(self.permissions)}")
+            return user
         return self.authenticate(request, text)
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
@@ -64,7 +72,7 @@ class SessionOrKey(APIKeyHeader):
         return found
 
 
-SESSION_OR_KEY = SessionOrKey()
+SESSION_OR_KEY = SessionOrKey("serve_touchpoint")
 _last_touch: dict[int, float] = {}
 TOUCH_EVERY_S = 60.0  # "last used" to the minute: a write per call would cost more than the call
 

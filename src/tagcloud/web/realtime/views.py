@@ -12,7 +12,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -22,11 +21,6 @@ from tagcloud.web.campaigns import service as campaigns
 from tagcloud.web.views.access import require, scope
 
 RULE_PERMS = ("design_event_rule", "approve_campaign")
-
-
-def _any_rule_perm(request: HttpRequest) -> None:
-    if not any(request.user.has_perm(f"accounts.{p}") for p in RULE_PERMS):
-        raise PermissionDenied("role lacks permission design_event_rule or approve_campaign")
 
 
 def open_rules() -> Any:
@@ -69,10 +63,9 @@ def check_condition(text: str, event_type: str, names: dict[str, Any]) -> dict[s
     return None
 
 
-@require()
+@require(any_of=RULE_PERMS)
 def rule_list(request: HttpRequest) -> HttpResponse:
     """Rules in the user's region (newest change first), the approver's inbox, the new-rule link."""
-    _any_rule_perm(request)
     sc = scope(request)
     actor = campaigns.actor_for(request.user, sc)
     with open_rules() as store:
@@ -188,11 +181,10 @@ def rule_edit(request: HttpRequest, rule_id: str) -> HttpResponse:
     )
 
 
-@require()
+@require(any_of=RULE_PERMS)
 @require_POST
 def rule_check(request: HttpRequest) -> HttpResponse:
     """htmx: the condition checked against the catalogue and the event type's fields, as typed."""
-    _any_rule_perm(request)
     from tagcloud.web.engine import NoIndex
 
     text = str(request.POST.get("condition", ""))
@@ -208,12 +200,11 @@ def rule_check(request: HttpRequest) -> HttpResponse:
     return render(request, "realtime/_check.html", {"errors": [problem] if problem else [], "text": text})
 
 
-@require()
+@require(any_of=RULE_PERMS)
 def rule_page(request: HttpRequest, rule_id: str) -> HttpResponse:
     """A rule: state, the shown version's design, every version, the history, and what may be done."""
     from tagcloud.realtime.rulestore import EDITABLE_STATES, RUNNABLE_STATES, RuleState
 
-    _any_rule_perm(request)
     sc = scope(request)
     actor = campaigns.actor_for(request.user, sc)
     with open_rules() as store:
@@ -241,13 +232,12 @@ def rule_page(request: HttpRequest, rule_id: str) -> HttpResponse:
 ACTIONS = ("submit", "approve", "return", "activate", "pause")
 
 
-@require()
+@require(any_of=RULE_PERMS)
 @require_POST
 def rule_action(request: HttpRequest, rule_id: str, action: str) -> HttpResponse:
     """submit / approve / return (comment) / activate / pause — the store decides who may."""
     from tagcloud.campaigns.workflow import WorkflowError
 
-    _any_rule_perm(request)
     if action not in ACTIONS:
         raise Http404(action)
     actor = campaigns.actor_for(request.user, scope(request))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -20,7 +19,7 @@ from tagcloud.web.views.access import require, scope
 from tagcloud.web.warehouse import build_status
 
 
-@login_required
+@require()
 def home(request: HttpRequest) -> HttpResponse:
     """The dashboard of the logged-in user."""
     sc = scope(request)

@@ -9,7 +9,6 @@ import json
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -32,7 +31,7 @@ def _columns() -> tuple[dict[str, Any], int]:
     return idx.columns, idx.subscribers
 
 
-@login_required
+@require()
 @require_GET
 def library_page(request: HttpRequest) -> HttpResponse:
     """The tree of categories with their tags, and search results for ``q``."""
@@ -54,7 +53,7 @@ def library_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@require()
 @require_GET
 def tag_page(request: HttpRequest, name: str) -> HttpResponse:
     """One attribute or tag: 口径, rule, lineage, owner, status, versions, coverage, proposals."""
