@@ -104,7 +104,9 @@ def _approved_campaign(url: str, work: Path, n: int) -> Any:
     return design
 
 
-def test_a_killed_worker_mid_wave_is_resumed_without_duplicate_sms(queue: str, tmp_path: Path) -> None:
+def test_a_killed_worker_mid_wave_is_resumed_without_duplicate_sms(
+    queue: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tagcloud.campaigns.channels.smsc import LocalSmsc, read_journal
     from tagcloud.campaigns.policy import ContactLedger
     from tests.campaigns.helpers import NOON
@@ -117,7 +119,8 @@ def test_a_killed_worker_mid_wave_is_resumed_without_duplicate_sms(queue: str, t
     journal = tmp_path / "smsc.jsonl"
     with LocalSmsc(port=free_port(), rate=5000, receipt_delay=0.01, journal=journal) as smsc:
         env = {"TAGCLOUD_CAMPAIGN_DB": url, "TAGCLOUD_CAMPAIGN_SMSC": f"127.0.0.1:{smsc.port}"}
-        os.environ.update(env)  # the job's submitter reads the campaign store too
+        for k, v in env.items():  # the job's submitter reads the campaign store too (restored after)
+            monkeypatch.setenv(k, v)
         job = submit("campaign.run", {"campaign_id": design.campaign_id, "now": NOON.isoformat()})
         first = _worker(tmp_path, threads=1, **env)
         deadline = time.monotonic() + 120

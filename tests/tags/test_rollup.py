@@ -133,6 +133,9 @@ def test_every_rolled_up_catalogue_source_matches_its_one_stage_query(built, cat
         eng.register_files(
             "_snap_subscribers" if table == "subscribers" else table, files, base, schema[table], where
         )
+    for relation, table in b.HISTORY_RELATIONS.items():  # e.g. every order ever, for products held
+        files, base, where = b._relation_files(wh, table, window, history=True)
+        eng.register_files(relation, files, base, schema[table], where)
     eng.register_query("subscribers", b.subscribers_sql(window))
     eng.register_arrow("build_period", b._period_table(window))
     eng.register_arrow("ref_lists", b._lists_table(catalogue))

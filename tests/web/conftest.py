@@ -124,12 +124,12 @@ def _fast_passwords(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _campaign_db(settings: Any, tmp_path: Any) -> None:
+def _campaign_db(settings: Any, tmp_path: Any, monkeypatch: Any) -> None:
     # Campaign pages and the touchpoint API write a store + ledger: keep them out of var/.
     settings.CAMPAIGN_DB = f"sqlite:///{tmp_path / 'campaigns.db'}"
     settings.CAMPAIGN_DIR = str(tmp_path / "campaigns")
-    # Campaign passes are jobs: their records and queue too (the queue named for the test).
-    import os
+    # Campaign passes are jobs: their records and queue too (the queue named for the test). Set
+    # through monkeypatch: a variable left behind would point later processes at a deleted folder.
     import uuid
 
     for k, v in {
@@ -137,7 +137,7 @@ def _campaign_db(settings: Any, tmp_path: Any) -> None:
         "TAGCLOUD_JOBS_QUEUE": f"sqlite:///{tmp_path / 'jobs-queue.sqlite'}",
         "TAGCLOUD_JOBS_QUEUE_NAME": f"t{uuid.uuid4().hex[:10]}",
     }.items():
-        os.environ[k] = v
+        monkeypatch.setenv(k, v)
 
 
 @pytest.fixture

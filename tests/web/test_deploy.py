@@ -19,7 +19,13 @@ PRINT_KEY = "import django; django.setup(); from django.conf import settings; pr
 
 
 def _env(var: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TAGCLOUD_")}
+    # a fresh install's environment: none of this test run's settings (the browser tests' async
+    # override included, which `check --deploy` rightly reports)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("TAGCLOUD_") and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
+    }
     env.update(
         DJANGO_SETTINGS_MODULE="tagcloud.web.settings",
         TAGCLOUD_VAR_DIR=str(var),
