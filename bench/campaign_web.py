@@ -116,9 +116,16 @@ def main(argv: list[str] | None = None) -> Result:
             t0 = time.perf_counter()
             client.post("/campaigns/design/", _design("WEBRUN"))
             approver.post("/campaigns/WEBRUN/review/", {"decision": "approve", "comment": "ok"})
-            client.post("/campaigns/WEBRUN/run/", {"now": START.isoformat()})
-            while service.run_state("WEBRUN").running:
-                time.sleep(0.02)
+            from tagcloud.jobs.worker import InProcessWorker
+
+            worker = InProcessWorker()  # the run is a job, as `serve --with-worker` runs it
+            worker.start()
+            try:
+                client.post("/campaigns/WEBRUN/run/", {"now": START.isoformat()})
+                while service.run_state("WEBRUN").running:
+                    time.sleep(0.02)
+            finally:
+                worker.stop()
             out.run_web_s = time.perf_counter() - t0
             state = service.run_state("WEBRUN")
             if state.error:
