@@ -66,7 +66,18 @@ class PlantedAnomaly:
 class MarketFlow:
     """Draws joins and rivals' numbers per day and applies the planted anomalies to a day's tables."""
 
-    def __init__(self, pop: Population, g: Geography, start: dt.date, days: int, seed: int) -> None:
+    def __init__(
+        self,
+        pop: Population,
+        g: Geography,
+        start: dt.date,
+        days: int,
+        seed: int,
+        registered: np.ndarray | None = None,
+    ) -> None:
+        """``registered``: each subscriber's registered township index (the region the warehouse
+        shows); the competitor's campaign goes to the township with the most of them, the one a
+        regional manager sees as the busiest (default: the home township)."""
         self.pop, self.g, self.start, self.days = pop, g, start, days
         self.rng = np.random.default_rng([seed, 77])
         n_town = len(g.township_id)
@@ -78,7 +89,8 @@ class MarketFlow:
         self.join_channel = np.empty(pop.n, object)
         self.rival_numbers: set[int] = set()
         # where the anomalies go (deterministic given the geography)
-        self.campaign_town = int(np.argmax(subs_per_town))
+        shown = home_town if registered is None else np.asarray(registered, np.int64)
+        self.campaign_town = int(np.argmax(np.bincount(shown, minlength=n_town)))
         county_of_town = np.asarray(g.township_county, np.int64)
         subs_per_county = np.bincount(county_of_town[home_town], minlength=len(g.county_id))
         other = np.argsort(-subs_per_county)

@@ -31,6 +31,7 @@ from tagcloud.sim.history import (
     handsets_rows_table,
     historical_orders,
     orders_table,
+    registered_township,
     subscribers_table,
 )
 from tagcloud.sim.market import MarketFlow
@@ -93,7 +94,11 @@ def simulate(
             apply_realism(pop, g, knobs, np.random.default_rng([seed, 4243]))
         _write_reference(writer, g, h)
         sim = DaySimulator(pop, g, h, seed, knobs)
-        flow = MarketFlow(pop, g, start, days, seed) if market else None
+        flow = (
+            MarketFlow(pop, g, start, days, seed, registered_township(pop, g, knobs.registered_elsewhere))
+            if market
+            else None
+        )
         window_orders: list[dict[str, np.ndarray]] = []
         window_handsets: list[dict[str, np.ndarray]] = []
         with job(f"simulate {subscribers:,} subscribers × {days} days", total=days, quiet=quiet) as j:
