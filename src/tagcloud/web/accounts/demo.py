@@ -67,6 +67,21 @@ def _chain() -> dict[str, Region]:
     return chain
 
 
+def demo_password() -> str:
+    """A fresh random password that satisfies the platform's own policy (AUTH_PASSWORD_VALIDATORS),
+    so a demo user can sign in and later change it like anyone else."""
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    while True:
+        password = secrets.token_urlsafe(9)
+        try:
+            validate_password(password)
+        except ValidationError:
+            continue
+        return password
+
+
 @transaction.atomic
 def create_demo_users(prefix: str = "demo_") -> list[DemoAccount]:
     """Create (or reset) one account per role; returns their logins and new passwords."""
@@ -77,7 +92,7 @@ def create_demo_users(prefix: str = "demo_") -> list[DemoAccount]:
     extra = [(d, level) for d in ROLES if d.code == "approver" for level in ("county", "city")]
     for d, level in [(d, d.scope_level) for d in ROLES] + extra:
         region = chain[level]
-        password = secrets.token_urlsafe(9)
+        password = demo_password()
         suffix = "" if level == d.scope_level else f"_{level}"
         user, _ = User.objects.get_or_create(username=f"{prefix}{d.code}{suffix}")
         user.first_name = d.name
