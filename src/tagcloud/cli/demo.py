@@ -144,6 +144,11 @@ def demo(
             f"8. Serve on http://{host}:{port}/",
             ["serve", "--host", host, "--port", str(port), "--warehouse", str(warehouse), "--with-worker"],
         )
+    else:  # the later `tagcloud serve` must find this demo's databases, not var/web's
+        env = " ".join(
+            f"{k}={os.environ[k]}" for k in ("TAGCLOUD_VAR_DIR", "TAGCLOUD_CAMPAIGN_DB", "TAGCLOUD_SIM_DIR")
+        )
+        print(f"to serve it later: {env} tagcloud serve --warehouse {warehouse} --with-worker")
 
 
 def _realtime_steps(directory: Path, export: Path, warehouse: Path, days: int) -> None:
