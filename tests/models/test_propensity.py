@@ -151,3 +151,20 @@ def test_unknown_label_forms_are_named() -> None:
         _labels(pa.table({"y": ["是", "是"]}), "y")
     with pytest.raises(PropensityError, match="a label is 0/1"):
         _labels(pa.table({"y": pa.array([dt.date(2026, 1, 1)] * 2)}), "y")
+
+
+def test_text_codes_follow_the_training_vocabulary_not_the_row_order() -> None:
+    """A later table whose text values first appear in another order (or lack one) is coded alike:
+    the same rows score the same however the table is ordered, and an unseen value is missing."""
+    from tagcloud.models.propensity import score
+
+    t = _table()
+    r = train(t, "churn", name="c", folds=3, max_iter=60)
+    first = t.column("brand")[0].as_py()
+    other = next(b for b in ("mzone", "gotone", "easyown") if b != first)
+    order = np.argsort(np.array(t.column("brand").to_pylist()) != other, kind="stable")  # `other` first
+    shuffled = t.take(pa.array(order))
+    assert shuffled.column("brand")[0].as_py() == other
+    assert np.allclose(score(r, shuffled), score(r, t)[order])
+    odd = t.set_column(t.column_names.index("brand"), "brand", pa.array(["prepaid_x"] * t.num_rows))
+    assert np.isfinite(score(r, odd)).all()

@@ -39,6 +39,7 @@ class PropensityResult:
     oof_scores: np.ndarray = field(repr=False)
     scores: Any = field(repr=False)  # pyarrow.Table: id, <name>_score, <name>_decile
     model: Any = field(default=None, repr=False)  # the fitted classifier (for scoring other rows)
+    categories: dict[str, list[str]] = field(default_factory=dict)  # text features' vocabularies
 
     @property
     def auc(self) -> float:
@@ -74,8 +75,14 @@ def deciles(scores: np.ndarray) -> np.ndarray:
     return (rank * 10 // max(n, 1) + 1).astype(np.int8)
 
 
-def _matrix(table: pa.Table, features: list[str]) -> tuple[np.ndarray, list[bool]]:
-    """Feature matrix as float64 with text columns ordinal-coded (flagged categorical)."""
+def _matrix(
+    table: pa.Table, features: list[str], categories: dict[str, list[str]] | None = None
+) -> tuple[np.ndarray, list[bool]]:
+    """Feature matrix as float64 with text columns ordinal-coded (flagged categorical).
+
+    A text column's code is its value's position in ``categories[name]`` (the vocabulary the model
+    was trained with; an unseen value is missing), or, without one, in the column's sorted distinct
+    values — never the order values happen to appear in, which differs between two tables."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -85,15 +92,15 @@ def _matrix(table: pa.Table, features: list[str]) -> tuple[np.ndarray, list[bool
         col = table.column(name).combine_chunks()
         t = col.type
         if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t):
-            enc = col if pa.types.is_dictionary(t) else pc.dictionary_encode(col)
-            if len(enc.dictionary) > 250:
+            text = col.cast(pa.string())
+            vocab = categories[name] if categories and name in categories else _vocabulary(text)
+            if len(vocab) > 250:
                 raise PropensityError(
-                    f"column {name!r} has {len(enc.dictionary)} distinct text values; at most 250 can be a "
+                    f"column {name!r} has {len(vocab)} distinct text values; at most 250 can be a "
                     "category (group it first, or drop it)"
                 )
-            idx = enc.indices.to_numpy(zero_copy_only=False).astype(np.float64)
-            idx[~enc.is_valid().to_numpy(zero_copy_only=False)] = np.nan
-            cols.append(idx)
+            idx = pc.index_in(text, value_set=pa.array(vocab, pa.string()))
+            cols.append(pc.cast(idx, pa.float64()).to_numpy(zero_copy_only=False))  # null → NaN
             categorical.append(True)
         elif (
             pa.types.is_boolean(t)
@@ -114,6 +121,24 @@ def _matrix(table: pa.Table, features: list[str]) -> tuple[np.ndarray, list[bool
             raise PropensityError(f"column {name!r} has type {t}, which cannot be a model attribute")
     x = np.column_stack(cols) if cols else np.empty((table.num_rows, 0))
     return x, categorical
+
+
+def _vocabulary(text: pa.Array) -> list[str]:
+    import pyarrow.compute as pc
+
+    return sorted(v for v in pc.unique(text).to_pylist() if v is not None)
+
+
+def categories_of(table: pa.Table, features: list[str]) -> dict[str, list[str]]:
+    """The sorted vocabulary of every text feature: what a model keeps to code later tables alike."""
+    import pyarrow as pa
+
+    out: dict[str, list[str]] = {}
+    for name in features:
+        col = table.column(name).combine_chunks()
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_dictionary(col.type):
+            out[name] = _vocabulary(col.cast(pa.string()))
+    return out
 
 
 # The forms a yes/no label takes in the files people have (case and surrounding blanks ignored).
@@ -195,7 +220,8 @@ def train(
     if not feats:
         raise PropensityError("no attribute columns to learn from")
     y = _labels(table, label)
-    x, cat = _matrix(table, feats)
+    vocab = categories_of(table, feats)
+    x, cat = _matrix(table, feats, vocab)
     n_pos = int(y.sum())
     if min(n_pos, len(y) - n_pos) < folds:
         raise PropensityError(
@@ -243,12 +269,13 @@ def train(
         oof_scores=oof,
         scores=scores,
         model=final,
+        categories=vocab,
     )
 
 
 def score(result: PropensityResult, table: pa.Table) -> np.ndarray:
     """Scores of the fitted model for another table with the same attribute columns."""
-    x, _ = _matrix(table, result.features)
+    x, _ = _matrix(table, result.features, result.categories)
     return np.asarray(result.model.predict_proba(x)[:, 1])
 
 
