@@ -56,7 +56,9 @@ class Result:
 
     @property
     def best_uplift(self) -> Ranking:
-        return max((r for k, r in self.rankings.items() if k.startswith("uplift")), key=lambda r: r.incremental)
+        return max(
+            (r for k, r in self.rankings.items() if k.startswith("uplift")), key=lambda r: r.incremental
+        )
 
     @property
     def ratio(self) -> float:
@@ -96,8 +98,10 @@ def run(export: Path, wh: Path, seed: int = 0, offer: str = OFFER) -> Result:
     rng = np.random.default_rng(seed)
     half = rng.random(len(ms)) < 0.5  # past campaign's audience vs the next one's
     past = truth.past_campaign(ms[half], offer, "outbound", control_share=0.5, seed=seed)
-    train_t = attrs.filter(pa.array(half)).append_column("treated", past.column("treated")).append_column(
-        "took", past.column("took")
+    train_t = (
+        attrs.filter(pa.array(half))
+        .append_column("treated", past.column("treated"))
+        .append_column("took", past.column("took"))
     )
     nxt = attrs.filter(pa.array(~half))
     nxt_ms = ms[~half]
@@ -115,8 +119,20 @@ def run(export: Path, wh: Path, seed: int = 0, offer: str = OFFER) -> Result:
         len(ms),
         len(nxt_ms),
         train_t.num_rows,
-        float(np.mean(past.column("took").to_numpy(zero_copy_only=False)[past.column("treated").to_numpy(zero_copy_only=False)])),
-        float(np.mean(past.column("took").to_numpy(zero_copy_only=False)[~past.column("treated").to_numpy(zero_copy_only=False)])),
+        float(
+            np.mean(
+                past.column("took").to_numpy(zero_copy_only=False)[
+                    past.column("treated").to_numpy(zero_copy_only=False)
+                ]
+            )
+        ),
+        float(
+            np.mean(
+                past.column("took").to_numpy(zero_copy_only=False)[
+                    ~past.column("treated").to_numpy(zero_copy_only=False)
+                ]
+            )
+        ),
         seconds,
     )
     t0 = time.perf_counter()
@@ -127,7 +143,9 @@ def run(export: Path, wh: Path, seed: int = 0, offer: str = OFFER) -> Result:
     seconds["propensity"] = time.perf_counter() - t0
     for learner in ("two_model", "class_transformation"):
         t0 = time.perf_counter()
-        up = train_uplift(train_t, "treated", "took", name=f"uplift_{offer}", learner=learner, folds=3, seed=seed)
+        up = train_uplift(
+            train_t, "treated", "took", name=f"uplift_{offer}", learner=learner, folds=3, seed=seed
+        )
         result.rankings[f"uplift {learner}"] = ranking(f"uplift {learner}", score_uplift(up, nxt))
         seconds[f"uplift {learner}"] = time.perf_counter() - t0
     result.rankings["random"] = ranking("random", rng.random(len(nxt_ms)))
@@ -149,7 +167,9 @@ def report(r: Result) -> str:
         f"uplift ({b.name}) vs propensity, top {TOP:.0%}: {b.incremental:.1f} / "
         f"{r.rankings['propensity'].incremental:.1f} incremental take-ups = {r.ratio:.2f}x (target >= 1.3x)"
     )
-    lines.append("seconds (shared 2-core machine): " + ", ".join(f"{k} {v:.1f}" for k, v in r.seconds.items()))
+    lines.append(
+        "seconds (shared 2-core machine): " + ", ".join(f"{k} {v:.1f}" for k, v in r.seconds.items())
+    )
     return "\n".join(lines)
 
 

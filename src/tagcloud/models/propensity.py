@@ -136,7 +136,11 @@ def categories_of(table: pa.Table, features: list[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for name in features:
         col = table.column(name).combine_chunks()
-        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_dictionary(col.type):
+        if (
+            pa.types.is_string(col.type)
+            or pa.types.is_large_string(col.type)
+            or pa.types.is_dictionary(col.type)
+        ):
             out[name] = _vocabulary(col.cast(pa.string()))
     return out
 

@@ -129,7 +129,13 @@ def _classifier(cat: list[bool], seed: int, settings: dict[str, Any]) -> Any:
 
 
 def _fit(
-    learner: str, x: np.ndarray, y: np.ndarray, t: np.ndarray, cat: list[bool], seed: int, settings: dict[str, Any]
+    learner: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    t: np.ndarray,
+    cat: list[bool],
+    seed: int,
+    settings: dict[str, Any],
 ) -> tuple[Any, ...]:
     if learner == "two_model":
         return (

@@ -128,14 +128,18 @@ class GroundTruth:
         return self._dogs(self.rows(msisdns))
 
     def _dogs(self, r: np.ndarray) -> np.ndarray:
-        return self.column("complaint_prone")[r].astype(bool) | (self.column("churn_prob")[r] >= SLEEPING_DOG_CHURN)
+        return self.column("complaint_prone")[r].astype(bool) | (
+            self.column("churn_prob")[r] >= SLEEPING_DOG_CHURN
+        )
 
     def self_service(self, msisdns: Any) -> np.ndarray:
         """Self-service buyers (app response ≥ ``SELF_SERVICE_APP``): they find offers themselves, so a
         contact adds little ("sure things" when they like the product)."""
         return self.channel_response[self.rows(msisdns), CHANNELS.index("app")] >= SELF_SERVICE_APP
 
-    def offer_probabilities(self, msisdns: Any, product_id: str, channel: str) -> tuple[np.ndarray, np.ndarray]:
+    def offer_probabilities(
+        self, msisdns: Any, product_id: str, channel: str
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(P(takes ``product_id`` within a campaign's response window | not contacted),
         P(… | contacted via ``channel``)) — the planted potential outcomes.
 
@@ -194,7 +198,9 @@ class GroundTruth:
             raise ValueError(f"control_share must be between 0 and 1, got {control_share}")
         ms = [str(m) for m in msisdns]
         key = np.array([int(m) for m in ms], dtype=np.uint64)
-        u = (_splitmix(key ^ np.uint64(seed * 7_777 + 3)) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+        u = (_splitmix(key ^ np.uint64(seed * 7_777 + 3)) >> np.uint64(11)).astype(np.float64) / float(
+            1 << 53
+        )
         treated = u >= control_share
         took = self.takes_up(ms, product_id, channel, treated, seed=seed)
         return pa.table({"msisdn": pa.array(ms), "treated": pa.array(treated), "took": pa.array(took)})
