@@ -150,6 +150,10 @@ def train_cmd(
         "the model trained on ATTRIBUTES is scored on it and its AUC and top-decile lift printed",
     ),
     later_labels: Path | None = typer.Option(None, help="label file for --out-of-time (msisdn + LABEL)"),
+    calibration: str = typer.Option(
+        "isotonic",
+        help="isotonic, platt or none: scores written as calibrated probabilities (Brier/ECE printed)",
+    ),
 ) -> None:
     """Train a gradient-boosting propensity model; print CV AUC and top-decile lift; write scores.
 
@@ -171,7 +175,9 @@ def train_cmd(
             table = join_label(table, tag_labels(_warehouse(warehouse), label), label)
         elif labels:
             table = join_label(table, read_table(labels), label)
-        result = train(table, label, name=name, folds=folds)
+        result = train(
+            table, label, name=name, folds=folds, calibration=None if calibration == "none" else calibration
+        )
         oot = None
         if later is not None:
             later_t = read_table(later)

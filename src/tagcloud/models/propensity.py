@@ -40,6 +40,7 @@ class PropensityResult:
     scores: Any = field(repr=False)  # pyarrow.Table: id, <name>_score, <name>_decile
     model: Any = field(default=None, repr=False)  # the fitted classifier (for scoring other rows)
     categories: dict[str, list[str]] = field(default_factory=dict)  # text features' vocabularies
+    calibration: Calibration | None = None  # out-of-fold reliability, and the calibrator scores pass through
 
     @property
     def auc(self) -> float:
@@ -51,11 +52,101 @@ class PropensityResult:
         return self.positives / self.rows if self.rows else 0.0
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{self.name}: {self.rows:,} rows, {self.positives:,} positive ({self.base_rate:.1%}); "
             f"CV AUC {self.auc:.3f} (folds {', '.join(f'{a:.3f}' for a in self.auc_folds)}); "
             f"lift at top decile {self.lift_top_decile:.2f}"
         )
+        if self.calibration is not None:
+            text += "\n" + self.calibration.summary()
+        return text
+
+
+CALIBRATIONS = ("isotonic", "platt")
+
+
+def expected_calibration_error(p: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
+    """ECE over ``bins`` equal-count bins of the scores: Σ (bin size / n) × |mean score − positive rate|.
+    Equal-count bins, because with a rare label most equal-width bins above the base rate are empty."""
+    p, y = np.asarray(p, float), np.asarray(y, float)
+    order = np.argsort(p, kind="stable")
+    return float(
+        sum(len(b) / len(p) * abs(p[b].mean() - y[b].mean()) for b in np.array_split(order, bins) if len(b))
+    )
+
+
+def reliability(p: np.ndarray, y: np.ndarray, bins: int = 10) -> list[tuple[int, float, float]]:
+    """(rows, mean score, positive rate) of each equal-count bin, lowest scores first."""
+    p, y = np.asarray(p, float), np.asarray(y, float)
+    order = np.argsort(p, kind="stable")
+    return [(len(b), float(p[b].mean()), float(y[b].mean())) for b in np.array_split(order, bins) if len(b)]
+
+
+@dataclass
+class Calibration:
+    """Scores turned into probabilities: a calibrator fitted on the out-of-fold scores (as
+    scikit-learn's ``CalibratedClassifierCV(ensemble=False)`` does), judged on folds it never saw."""
+
+    method: str
+    brier_raw: float  # out of fold, the booster's own probabilities
+    brier: float  # out of fold, calibrated by a calibrator fitted on the other folds
+    ece_raw: float
+    ece: float
+    table: list[tuple[int, float, float]]  # reliability of the calibrated out-of-fold scores
+    calibrator: Any = field(default=None, repr=False)
+
+    def apply(self, p: np.ndarray) -> np.ndarray:
+        return _apply_calibrator(self.method, self.calibrator, p)
+
+    def summary(self) -> str:
+        rows = "; ".join(f"{m:.3f}→{r:.3f}" for _, m, r in self.table)
+        return (
+            f"calibration ({self.method}, out of fold): Brier {self.brier_raw:.4f} → {self.brier:.4f}, "
+            f"ECE {self.ece_raw:.4f} → {self.ece:.4f}; reliability by tenth of scores (mean score→rate): {rows}"
+        )
+
+
+def _fit_calibrator(method: str, p: np.ndarray, y: np.ndarray) -> Any:
+    if method == "isotonic":
+        from sklearn.isotonic import IsotonicRegression
+
+        return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(p, y)
+    from sklearn.linear_model import LogisticRegression
+
+    # Platt scaling on the log-odds of the score (a sigmoid of the booster's own margin)
+    return LogisticRegression(C=1e6).fit(_logit(p)[:, None], y)
+
+
+def _apply_calibrator(method: str, c: Any, p: np.ndarray) -> np.ndarray:
+    if method == "isotonic":
+        return np.asarray(c.predict(p), float)
+    return np.asarray(c.predict_proba(_logit(p)[:, None])[:, 1], float)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6)
+    return np.log(q / (1 - q))
+
+
+def calibrate(oof: np.ndarray, y: np.ndarray, folds: list[np.ndarray], method: str) -> Calibration:
+    """Cross-fitted calibration of out-of-fold scores: each fold calibrated by a calibrator fitted on
+    the other folds' scores (so the figures are held out); the returned calibrator is fitted on all."""
+    if method not in CALIBRATIONS:
+        raise PropensityError(f"unknown calibration {method!r}; have: {', '.join(CALIBRATIONS)} (or none)")
+    cal = np.zeros(len(y))
+    for test_idx in folds:
+        rest = np.setdiff1d(np.arange(len(y)), test_idx)
+        cal[test_idx] = _apply_calibrator(method, _fit_calibrator(method, oof[rest], y[rest]), oof[test_idx])
+    brier = lambda p: float(np.mean((p - y) ** 2))  # noqa: E731
+    return Calibration(
+        method,
+        brier(oof),
+        brier(cal),
+        expected_calibration_error(oof, y),
+        expected_calibration_error(cal, y),
+        reliability(cal, y),
+        _fit_calibrator(method, oof, y),
+    )
 
 
 def lift_at(scores: np.ndarray, labels: np.ndarray, share: float = 0.1) -> float:
@@ -204,11 +295,15 @@ def train(
     threads: int = 1,
     min_samples_leaf: int = 20,
     max_depth: int | None = None,
+    calibration: str | None = None,
 ) -> PropensityResult:
     """Cross-validate and fit a gradient-boosting propensity model; score every row.
 
     ``features`` defaults to every column except the id and the label. ``max_depth`` (default: no
     limit, up to 31 leaves) limits each tree; depth 2 keeps a rare label's model nearly additive.
+    ``calibration`` ``"isotonic"`` or ``"platt"`` turns the scores into calibrated probabilities
+    (:func:`calibrate`; AUC, lift and deciles are those of the booster's own scores, which the
+    calibration keeps in order).
     """
     import pyarrow as pa
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -247,19 +342,22 @@ def train(
 
     oof = np.zeros(len(y))
     aucs: list[float] = []
+    fold_rows: list[np.ndarray] = []
     # One OpenMP thread: attribute tables are small, and spinning threads on a shared machine cost
     # far more than they save (measured: 50 s → a few s for 3k rows on 2 busy cores).
     with threadpool_limits(limits=threads, user_api="openmp"):
         for train_idx, test_idx in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y):
             m = model().fit(x[train_idx], y[train_idx])
             oof[test_idx] = m.predict_proba(x[test_idx])[:, 1]
+            fold_rows.append(test_idx)
             aucs.append(float(roc_auc_score(y[test_idx], oof[test_idx])))
         final = model().fit(x, y)
         score = final.predict_proba(x)[:, 1]
+    cal = calibrate(oof, y, fold_rows, calibration) if calibration else None
     scores = pa.table(
         {
             id_column: table.column(id_column),
-            f"{name}_score": pa.array(score, pa.float64()),
+            f"{name}_score": pa.array(cal.apply(score) if cal else score, pa.float64()),
             f"{name}_decile": pa.array(deciles(score), pa.int8()),
         }
     )
@@ -274,11 +372,18 @@ def train(
         scores=scores,
         model=final,
         categories=vocab,
+        calibration=cal,
     )
 
 
 def score(result: PropensityResult, table: pa.Table) -> np.ndarray:
-    """Scores of the fitted model for another table with the same attribute columns."""
+    """Scores of the fitted model for another table with the same attribute columns (calibrated
+    probabilities when the model was trained with a calibration)."""
+    p = _raw_score(result, table)
+    return result.calibration.apply(p) if result.calibration is not None else p
+
+
+def _raw_score(result: PropensityResult, table: pa.Table) -> np.ndarray:
     x, _ = _matrix(table, result.features, result.categories)
     return np.asarray(result.model.predict_proba(x)[:, 1])
 
@@ -291,12 +396,17 @@ class OutOfTime:
     positives: int
     auc: float
     lift_top_decile: float
+    brier: float | None = None  # of the calibrated scores, when the model is calibrated
+    ece: float | None = None
 
     def summary(self) -> str:
-        return (
+        text = (
             f"out of time: {self.rows:,} rows, {self.positives:,} positive ({self.positives / self.rows:.1%}); "
             f"AUC {self.auc:.3f}; lift at top decile {self.lift_top_decile:.2f}"
         )
+        if self.brier is not None and self.ece is not None:
+            text += f"; calibrated Brier {self.brier:.4f}, ECE {self.ece:.4f}"
+        return text
 
 
 def out_of_time(result: PropensityResult, later: pa.Table, label: str) -> OutOfTime:
@@ -308,8 +418,12 @@ def out_of_time(result: PropensityResult, later: pa.Table, label: str) -> OutOfT
     if missing:
         raise PropensityError(f"the later table lacks the model's attribute columns {missing}")
     y = _labels(later, label)
-    s = score(result, later)
-    return OutOfTime(len(y), int(y.sum()), float(roc_auc_score(y, s)), lift_at(s, y))
+    s = _raw_score(result, later)  # ranking figures from the booster's own scores (ties kept apart)
+    out = OutOfTime(len(y), int(y.sum()), float(roc_auc_score(y, s)), lift_at(s, y))
+    if result.calibration is not None:
+        p = result.calibration.apply(s)
+        out.brier, out.ece = float(np.mean((p - y) ** 2)), expected_calibration_error(p, y)
+    return out
 
 
 def write_model_output(table: pa.Table, warehouse: str | Path, name: str) -> Path:
