@@ -405,7 +405,7 @@ class OutOfTime:
             f"AUC {self.auc:.3f}; lift at top decile {self.lift_top_decile:.2f}"
         )
         if self.brier is not None and self.ece is not None:
-            text += f"; calibrated Brier {self.brier:.4f}, ECE {self.ece:.4f}"
+            text += f" (calibrated: Brier {self.brier:.4f}, ECE {self.ece:.4f})"
         return text
 
 
