@@ -199,3 +199,22 @@ def test_calibration_makes_scores_probabilities_judged_out_of_fold() -> None:
     assert expected_calibration_error(p, y, bins=2) == pytest.approx(0.1)
     with pytest.raises(PropensityError, match="unknown calibration"):
         train(t, "churn", folds=3, max_iter=5, calibration="beta")
+
+
+def test_drivers_name_the_planted_attributes_with_their_direction(tmp_path: Path) -> None:
+    """Complaints raise the planted churn, ARPU lowers it; tenure_m matters little and the random
+    group flag nothing: permutation importance out of fold ranks them so and says which way."""
+    import json
+
+    from tagcloud.models.propensity import write_drivers
+
+    r = train(_table(), "churn", name="churn_risk", folds=3, max_iter=60, drivers=5)
+    names = [d.feature for d in r.drivers]
+    assert names[:2] == ["complaints", "arpu"] or names[:2] == ["arpu", "complaints"]
+    by = {d.feature: d for d in r.drivers}
+    assert by["complaints"].direction > 0 and by["arpu"].direction < 0
+    assert by["brand"].direction is None  # text: no direction
+    assert by["is_group"].auc_drop < 0.01 < by["complaints"].auc_drop
+    body = json.loads(write_drivers(r, tmp_path).read_text(encoding="utf-8"))
+    assert body["model"] == "churn_risk" and body["drivers"][0]["feature"] == names[0]
+    assert "top drivers" in r.summary()

@@ -166,6 +166,7 @@ def train_cmd(
         read_table,
         tag_labels,
         train,
+        write_drivers,
         write_model_output,
     )
 
@@ -176,8 +177,9 @@ def train_cmd(
         elif labels:
             table = join_label(table, read_table(labels), label)
         result = train(
-            table, label, name=name, folds=folds, calibration=None if calibration == "none" else calibration
-        )
+            table, label, name=name, folds=folds, calibration=None if calibration == "none" else calibration,
+            drivers=10,
+        )  # fmt: skip
         oot = None
         if later is not None:
             later_t = read_table(later)
@@ -192,6 +194,7 @@ def train_cmd(
     if oot is not None:
         typer.echo(f"{name} {oot.summary()} ({later})")
     typer.echo(f"wrote {write_model_output(result.scores, _warehouse(warehouse), name)}")
+    typer.echo(f"wrote {write_drivers(result, _warehouse(warehouse))}")
 
 
 @models_app.command("uplift")

@@ -41,6 +41,7 @@ class PropensityResult:
     model: Any = field(default=None, repr=False)  # the fitted classifier (for scoring other rows)
     categories: dict[str, list[str]] = field(default_factory=dict)  # text features' vocabularies
     calibration: Calibration | None = None  # out-of-fold reliability, and the calibrator scores pass through
+    drivers: list[Driver] = field(default_factory=list)  # the top attributes, most important first
 
     @property
     def auc(self) -> float:
@@ -59,7 +60,29 @@ class PropensityResult:
         )
         if self.calibration is not None:
             text += "\n" + self.calibration.summary()
+        if self.drivers:
+            text += "\ntop drivers (AUC lost when shuffled, out of fold): " + "; ".join(
+                d.text() for d in self.drivers
+            )
         return text
+
+
+@dataclass
+class Driver:
+    """An attribute's weight in a model: the out-of-fold AUC lost when its values are shuffled
+    (permutation importance on the folds each model never saw), and the direction of its effect
+    (Spearman correlation of the attribute with the score; none for text attributes)."""
+
+    feature: str
+    auc_drop: float
+    direction: float | None
+
+    def text(self) -> str:
+        arrow = "" if self.direction is None else (" ↑" if self.direction > 0 else " ↓")
+        return f"{self.feature}{arrow} {self.auc_drop:.3f}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"feature": self.feature, "auc_drop": self.auc_drop, "direction": self.direction}
 
 
 CALIBRATIONS = ("isotonic", "platt")
@@ -296,6 +319,7 @@ def train(
     min_samples_leaf: int = 20,
     max_depth: int | None = None,
     calibration: str | None = None,
+    drivers: int = 0,
 ) -> PropensityResult:
     """Cross-validate and fit a gradient-boosting propensity model; score every row.
 
@@ -303,7 +327,7 @@ def train(
     limit, up to 31 leaves) limits each tree; depth 2 keeps a rare label's model nearly additive.
     ``calibration`` ``"isotonic"`` or ``"platt"`` turns the scores into calibrated probabilities
     (:func:`calibrate`; AUC, lift and deciles are those of the booster's own scores, which the
-    calibration keeps in order).
+    calibration keeps in order). ``drivers`` > 0 keeps that many top attributes (:class:`Driver`).
     """
     import pyarrow as pa
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -343,6 +367,7 @@ def train(
     oof = np.zeros(len(y))
     aucs: list[float] = []
     fold_rows: list[np.ndarray] = []
+    drops = np.zeros(len(feats))
     # One OpenMP thread: attribute tables are small, and spinning threads on a shared machine cost
     # far more than they save (measured: 50 s → a few s for 3k rows on 2 busy cores).
     with threadpool_limits(limits=threads, user_api="openmp"):
@@ -351,6 +376,8 @@ def train(
             oof[test_idx] = m.predict_proba(x[test_idx])[:, 1]
             fold_rows.append(test_idx)
             aucs.append(float(roc_auc_score(y[test_idx], oof[test_idx])))
+            if drivers:
+                drops += _auc_drops(m, x[test_idx], y[test_idx], aucs[-1], seed) * len(test_idx) / len(y)
         final = model().fit(x, y)
         score = final.predict_proba(x)[:, 1]
     cal = calibrate(oof, y, fold_rows, calibration) if calibration else None
@@ -373,7 +400,47 @@ def train(
         model=final,
         categories=vocab,
         calibration=cal,
+        drivers=_drivers(feats, drops, x, cat, oof, drivers) if drivers else [],
     )
+
+
+def _auc_drops(m: Any, x: np.ndarray, y: np.ndarray, auc: float, seed: int) -> np.ndarray:
+    """AUC lost on (x, y) when each column in turn is shuffled (one permutation per column)."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(seed)
+    out = np.zeros(x.shape[1])
+    for j in range(x.shape[1]):
+        xs = x.copy()
+        xs[:, j] = xs[rng.permutation(len(xs)), j]
+        out[j] = auc - roc_auc_score(y, m.predict_proba(xs)[:, 1])
+    return out
+
+
+def _drivers(
+    feats: list[str], drops: np.ndarray, x: np.ndarray, cat: list[bool], oof: np.ndarray, top: int
+) -> list[Driver]:
+    from scipy.stats import spearmanr
+
+    out = []
+    for j in np.argsort(-drops, kind="stable")[:top]:
+        direction = None
+        ok = ~np.isnan(x[:, j])
+        if not cat[j] and ok.sum() > 2 and np.ptp(x[ok, j]) > 0:
+            direction = float(spearmanr(x[ok, j], oof[ok]).statistic)
+        out.append(Driver(feats[j], float(drops[j]), direction))
+    return out
+
+
+def write_drivers(result: PropensityResult, warehouse: str | Path) -> Path:
+    """``WAREHOUSE/models/<name>.drivers.json``: the model's top drivers next to its scores."""
+    import json
+
+    path = Path(warehouse) / "models" / f"{result.name}.drivers.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = {"model": result.name, "cv_auc": result.auc, "drivers": [d.as_dict() for d in result.drivers]}
+    path.write_text(json.dumps(body, ensure_ascii=False, indent=1), encoding="utf-8")
+    return path
 
 
 def score(result: PropensityResult, table: pa.Table) -> np.ndarray:
