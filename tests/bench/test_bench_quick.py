@@ -245,3 +245,17 @@ def test_robustness_quick() -> None:
     assert r.total("quarantined") > 0 and r.total("normalised") > 0 and r.total("refused whole") > 0
     # the baseline really read the same files and was fooled by some of them
     assert r.total("DuckDB: rows") > 0 and r.total("DuckDB: files failed") > 0
+
+
+@pytest.mark.bench
+def test_models_quick() -> None:
+    r = _load("models").main(["--quick"])
+    assert r.subscribers == 3_000 and r.audience > 1_000 and r.train_rows > 1_000
+    assert set(r.rankings) == {
+        "propensity", "uplift two_model", "uplift class_transformation", "random", "planted (oracle)",
+    }  # fmt: skip
+    # the planted effects are heterogeneous with a negative segment, and nothing beats the oracle
+    oracle = r.rankings["planted (oracle)"]
+    assert oracle.sleeping_dogs == 0 and r.rankings["random"].sleeping_dogs > 0.05
+    assert all(x.incremental <= oracle.incremental + 1e-9 for x in r.rankings.values())
+    assert r.ratio > 0 and r.train_action_rate > 0 and r.train_control_rate > 0

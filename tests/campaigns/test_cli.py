@@ -72,10 +72,17 @@ def test_campaign_commands(tmp_path: Path) -> None:
     md, xlsx = tmp_path / "report.md", tmp_path / "report.xlsx"
     r = CliRunner().invoke(
         app,
-        ["campaign", "report", "CMP1", "--db", db, "--snapshots", str(snaps), "--markdown", str(md), "--xlsx", str(xlsx)],
+        ["campaign", "report", "CMP1", "--db", db, "--snapshots", str(snaps), "--markdown", str(md), "--xlsx", str(xlsx),
+         "--outcomes", str(tmp_path / "outcomes.parquet")],
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     # 50 of 270 against none of a 30-member control: counts printed, and no ratio over so small a control
     assert "18.52% of 270 action (50)" in r.output and "too few to conclude" in r.output
     assert "shape:" not in r.output
     assert "18.52% of 270 action (50)" in md.read_text(encoding="utf-8") and xlsx.stat().st_size > 0
+    # each member's group and success, for an uplift model (tagcloud models uplift --campaign)
+    import pyarrow.parquet as pq
+
+    out = pq.read_table(tmp_path / "outcomes.parquet").to_pydict()
+    assert len(out["msisdn"]) == 300 and sum(out["treated"]) == 270
+    assert sum(t and k for t, k in zip(out["treated"], out["took"], strict=True)) == 50

@@ -93,6 +93,13 @@ def test_evaluate_campaign(tmp_path: Path) -> None:
     assert set(rep.by_branch["county"]) == {"C01K01", "C01K02"}
     assert rep.by_branch["action_n"].sum() == o.action_n
     assert rep.by_week["action_successes"].sum() == o.action_successes
+    # the member outcomes an uplift model trains on reconcile with the comparison
+    mem = rep.members.to_pydict()
+    assert mem["msisdn"] == sorted(ms.astype(str).tolist())
+    treated, took = np.array(mem["treated"]), np.array(mem["took"])
+    assert treated.sum() == o.action_n and (treated & took).sum() == o.action_successes
+    assert (~treated & took).sum() == o.control_successes
+    assert set(mem["offer_id"]) == {"5G_PACK_50", "5G_PACK_30"}
     text = format_report(rep)
     assert "lift" in text and "by branch" in text
 

@@ -84,3 +84,30 @@ def test_train_out_of_time(tmp_path: Path) -> None:
     pq.write_table(month(50, "maybe", "no", 0.0), tmp_path / "bad.parquet")
     r = runner.invoke(app, [*args, "--out-of-time", str(tmp_path / "bad.parquet")])
     assert r.exit_code != 0 and "not a yes/no label" in r.output
+
+
+def test_uplift_command_trains_on_a_campaign_and_scores_everyone(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    n = 3000
+    old = rng.random(n) < 0.5
+    treated = rng.random(n) < 0.5
+    took = rng.random(n) < np.where(treated & old, 0.25, 0.05)  # only the older ones are moved
+    ms = [f"139{i:08d}" for i in range(n)]
+    pq.write_table(pa.table({"msisdn": ms, "age_band": np.where(old, "55-64", "18-24"),
+                             "noise": rng.normal(size=n)}), tmp_path / "attrs.parquet")  # fmt: skip
+    half = slice(0, n // 2)  # the campaign covered half of them
+    pq.write_table(
+        pa.table({"msisdn": ms[half], "treated": treated[half], "took": np.where(took, "Y", "N")[half]}),
+        tmp_path / "campaign.parquet",
+    )
+    args = ["models", "uplift", str(tmp_path / "attrs.parquet"), "--campaign", str(tmp_path / "campaign.parquet"),
+            "--offer", "DP_10G", "--warehouse", str(tmp_path / "wh"), "--folds", "3"]  # fmt: skip
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "CV Qini" in r.output and "uplift in the top 20%" in r.output
+    out = pq.read_table(tmp_path / "wh" / "models" / "uplift_DP_10G.parquet")
+    assert out.column_names == ["msisdn", "uplift_DP_10G_score", "uplift_DP_10G_decile"] and out.num_rows == n
+    s = out.column("uplift_DP_10G_score").to_numpy()
+    assert s[old].mean() > s[~old].mean() + 0.1
+    r = runner.invoke(app, [*args[:4], str(tmp_path / "attrs.parquet"), *args[5:]])
+    assert r.exit_code != 0 and "has no column 'treated'" in r.output

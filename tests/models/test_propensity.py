@@ -151,3 +151,70 @@ def test_unknown_label_forms_are_named() -> None:
         _labels(pa.table({"y": ["是", "是"]}), "y")
     with pytest.raises(PropensityError, match="a label is 0/1"):
         _labels(pa.table({"y": pa.array([dt.date(2026, 1, 1)] * 2)}), "y")
+
+
+def test_text_codes_follow_the_training_vocabulary_not_the_row_order() -> None:
+    """A later table whose text values first appear in another order (or lack one) is coded alike:
+    the same rows score the same however the table is ordered, and an unseen value is missing."""
+    from tagcloud.models.propensity import score
+
+    t = _table()
+    r = train(t, "churn", name="c", folds=3, max_iter=60)
+    first = t.column("brand")[0].as_py()
+    other = next(b for b in ("mzone", "gotone", "easyown") if b != first)
+    order = np.argsort(np.array(t.column("brand").to_pylist()) != other, kind="stable")  # `other` first
+    shuffled = t.take(pa.array(order))
+    assert shuffled.column("brand")[0].as_py() == other
+    assert np.allclose(score(r, shuffled), score(r, t)[order])
+    odd = t.set_column(t.column_names.index("brand"), "brand", pa.array(["prepaid_x"] * t.num_rows))
+    assert np.isfinite(score(r, odd)).all()
+
+
+def test_calibration_makes_scores_probabilities_judged_out_of_fold() -> None:
+    """Boosting with many deep trees overfits into over-confident scores; isotonic and Platt
+    calibration, fitted out of fold, bring the Brier score and ECE down and keep the ranking."""
+    from tagcloud.models.propensity import expected_calibration_error, out_of_time, reliability, score
+
+    t, later = _table(n=3000), _table(n=3000, seed=9)
+    kw = {"name": "c", "folds": 3, "max_iter": 120, "learning_rate": 0.5, "min_samples_leaf": 5}
+    raw = train(t, "churn", **kw)  # type: ignore[arg-type]
+    raw_later = expected_calibration_error(
+        score(raw, later), np.array(later.column("churn").to_pylist(), float)
+    )
+    for method in ("isotonic", "platt"):
+        r = train(t, "churn", calibration=method, **kw)  # type: ignore[arg-type]
+        c = r.calibration
+        assert c is not None and c.method == method
+        assert c.ece < c.ece_raw and c.brier < c.brier_raw and c.ece < 0.03
+        assert r.auc == raw.auc  # calibration never changes the ranking figures
+        oot = out_of_time(r, later, "churn")
+        assert oot.auc == out_of_time(raw, later, "churn").auc
+        assert oot.ece is not None and oot.ece < raw_later  # the later month's scores are probabilities too
+        p = score(r, later)
+        assert p.min() >= 0 and p.max() <= 1
+        assert "Brier" in r.summary() and "ECE" in oot.summary()
+    # the reliability table and ECE by hand: two bins, scores 0.1 (rate 0) and 0.9 (rate 1)
+    p, y = np.array([0.1, 0.1, 0.9, 0.9]), np.array([0, 0, 1, 1])
+    assert reliability(p, y, bins=2) == [(2, 0.1, 0.0), (2, 0.9, 1.0)]
+    assert expected_calibration_error(p, y, bins=2) == pytest.approx(0.1)
+    with pytest.raises(PropensityError, match="unknown calibration"):
+        train(t, "churn", folds=3, max_iter=5, calibration="beta")
+
+
+def test_drivers_name_the_planted_attributes_with_their_direction(tmp_path: Path) -> None:
+    """Complaints raise the planted churn, ARPU lowers it; tenure_m matters little and the random
+    group flag nothing: permutation importance out of fold ranks them so and says which way."""
+    import json
+
+    from tagcloud.models.propensity import write_drivers
+
+    r = train(_table(), "churn", name="churn_risk", folds=3, max_iter=60, drivers=5)
+    names = [d.feature for d in r.drivers]
+    assert names[:2] == ["complaints", "arpu"] or names[:2] == ["arpu", "complaints"]
+    by = {d.feature: d for d in r.drivers}
+    assert by["complaints"].direction > 0 and by["arpu"].direction < 0
+    assert by["brand"].direction is None  # text: no direction
+    assert by["is_group"].auc_drop < 0.01 < by["complaints"].auc_drop
+    body = json.loads(write_drivers(r, tmp_path).read_text(encoding="utf-8"))
+    assert body["model"] == "churn_risk" and body["drivers"][0]["feature"] == names[0]
+    assert "top drivers" in r.summary()

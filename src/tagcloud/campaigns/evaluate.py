@@ -153,6 +153,9 @@ class CampaignReport:
     by_branch: pl.DataFrame  # city, county, action/control rates and lift
     by_week: pl.DataFrame  # week, successes in action and control
     notes: list[str] = field(default_factory=list)
+    # one row per target member: msisdn, sub_campaign, offer_id, treated (action group), took
+    # (success in the window) — the training data of an uplift model (``tagcloud models uplift``)
+    members: Any = None
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -273,6 +276,10 @@ def evaluate(
             "FROM ev_success WHERE ok GROUP BY 1 ORDER BY 1"
         ).to_arrow_table()
     )
+    members_out = con.sql(
+        "SELECT s.msisdn, s.sub_campaign, m.offer_id, s.grp = 'action' AS treated, s.ok AS took "
+        "FROM ev_success s JOIN ev_members m USING (msisdn) ORDER BY s.msisdn"
+    ).to_arrow_table()
     usage = _usage(con, design, have, notes)
     by_branch = _branches(con, have, notes)
     return CampaignReport(
@@ -285,6 +292,7 @@ def evaluate(
         by_branch,
         by_week,  # type: ignore[arg-type]
         notes,
+        members_out,
     )
 
 

@@ -125,6 +125,9 @@ def report(
     warehouse: Path | None = WAREHOUSE,
     markdown: Path | None = typer.Option(None, "--markdown", help="also write the report as Markdown here"),
     xlsx: Path | None = typer.Option(None, "--xlsx", help="also write the report as a spreadsheet here"),
+    outcomes: Path | None = typer.Option(
+        None, "--outcomes", help="also write each member's group and success (.parquet): uplift training data"
+    ),
 ) -> None:
     """Evaluation: action vs control success, lift, CI, p-value, usage before/after, by branch and week."""
     from tagcloud.campaigns.evaluate import evaluate, format_report, report_markdown, write_report_xlsx
@@ -152,6 +155,12 @@ def report(
         typer.echo(f"wrote {markdown}")
     if xlsx is not None:
         typer.echo(f"wrote {write_report_xlsx(rep, xlsx)}")
+    if outcomes is not None:
+        import pyarrow.parquet as pq
+
+        outcomes.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(rep.members, outcomes)
+        typer.echo(f"wrote {outcomes} ({rep.members.num_rows:,} members)")
 
 
 @campaign_app.command("demo")

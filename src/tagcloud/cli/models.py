@@ -150,6 +150,10 @@ def train_cmd(
         "the model trained on ATTRIBUTES is scored on it and its AUC and top-decile lift printed",
     ),
     later_labels: Path | None = typer.Option(None, help="label file for --out-of-time (msisdn + LABEL)"),
+    calibration: str = typer.Option(
+        "isotonic",
+        help="isotonic, platt or none: scores written as calibrated probabilities (Brier/ECE printed)",
+    ),
 ) -> None:
     """Train a gradient-boosting propensity model; print CV AUC and top-decile lift; write scores.
 
@@ -162,6 +166,7 @@ def train_cmd(
         read_table,
         tag_labels,
         train,
+        write_drivers,
         write_model_output,
     )
 
@@ -171,7 +176,10 @@ def train_cmd(
             table = join_label(table, tag_labels(_warehouse(warehouse), label), label)
         elif labels:
             table = join_label(table, read_table(labels), label)
-        result = train(table, label, name=name, folds=folds)
+        result = train(
+            table, label, name=name, folds=folds, calibration=None if calibration == "none" else calibration,
+            drivers=10,
+        )  # fmt: skip
         oot = None
         if later is not None:
             later_t = read_table(later)
@@ -186,6 +194,63 @@ def train_cmd(
     if oot is not None:
         typer.echo(f"{name} {oot.summary()} ({later})")
     typer.echo(f"wrote {write_model_output(result.scores, _warehouse(warehouse), name)}")
+    typer.echo(f"wrote {write_drivers(result, _warehouse(warehouse))}")
+
+
+@models_app.command("uplift")
+def uplift_cmd(
+    attributes: Path = typer.Argument(..., help="attribute table (.parquet or .csv) with an msisdn column"),
+    campaign: Path = typer.Option(
+        ...,
+        help="a past campaign's members (msisdn, treatment, outcome), e.g. campaign report --outcomes",
+    ),
+    offer: str = typer.Option(..., help="the offer: scores go to WAREHOUSE/models/uplift_<offer>.parquet"),
+    treatment: str = typer.Option(
+        "treated", help="column: contacted (action) = yes, held out (control) = no"
+    ),
+    outcome: str = typer.Option("took", help="column: took the offer in the response window"),
+    learner: str = typer.Option("two_model", help="two_model or class_transformation"),
+    warehouse: Path | None = typer.Option(None, help=WAREHOUSE_HELP),
+    folds: int = typer.Option(5, help="cross-validation folds"),
+    score_all: bool = typer.Option(
+        True, help="score every row of ATTRIBUTES (the next audience), not only the campaign's members"
+    ),
+) -> None:
+    """Train an uplift model from a past campaign's action and control groups; print the CV Qini and
+    uplift in the top 20%; write uplift_<offer> scores (who buys BECAUSE they are contacted)."""
+    from tagcloud.models.propensity import PropensityError, join_label, read_table, write_model_output
+    from tagcloud.models.uplift import score_uplift, train_uplift
+
+    name = f"uplift_{offer}"
+    try:
+        attrs = read_table(attributes)
+        members = read_table(campaign)
+        for col in (treatment, outcome):
+            if col not in members.column_names:
+                raise PropensityError(
+                    f"the campaign file has no column {col!r} (columns: {members.column_names})"
+                )
+        table = join_label(attrs, members.select(["msisdn", treatment]), treatment)
+        table = join_label(table, members.select(["msisdn", outcome]), outcome)
+        result = train_uplift(table, treatment, outcome, name=name, learner=learner, folds=folds)
+        scores = result.scores
+        if score_all:
+            import pyarrow as pa
+
+            from tagcloud.models.propensity import deciles
+
+            u = score_uplift(result, attrs)
+            scores = pa.table(
+                {
+                    "msisdn": attrs.column("msisdn"),
+                    f"{name}_score": pa.array(u, pa.float64()),
+                    f"{name}_decile": pa.array(deciles(u), pa.int8()),
+                }
+            )
+    except PropensityError as e:
+        raise typer.BadParameter(str(e)) from None
+    typer.echo(result.summary())
+    typer.echo(f"wrote {write_model_output(scores, _warehouse(warehouse), name)}")
 
 
 @models_app.command("ahp")

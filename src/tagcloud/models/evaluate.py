@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import duckdb
+    import numpy as np
 
 
 @dataclass
@@ -340,7 +341,7 @@ def _churn_learned(con: duckdb.DuckDBPyConnection) -> list[Metric]:
         ).to_arrow_table()
         planted_prob = table.column("churn_prob").to_numpy()
         table = table.drop_columns(["churn_prob"])  # the truth's probability is never a feature
-        r = train(table, "churn", name="churn", **CHURN_TRAINER)
+        r = train(table, "churn", name="churn", calibration="isotonic", **CHURN_TRAINER)
     except PropensityError:
         return []
     y = table.column("churn").to_numpy(zero_copy_only=False).astype(int)
@@ -356,6 +357,34 @@ def _churn_learned(con: duckdb.DuckDBPyConnection) -> list[Metric]:
         Metric("churn", "CV AUC, attributes before the first churn day", r.auc, "", r.rows),
         Metric("churn", "CV AUC minus planted AUC (absolute)", abs(r.auc - planted), "<= 0.02", r.rows),
         Metric("churn", "lift at top decile", r.lift_top_decile, "", r.rows),
+        *_calibration_metrics(r.calibration, y, planted_prob, r.rows),
+    ]
+
+
+def _calibration_metrics(cal: Any, y: np.ndarray, planted_prob: np.ndarray, n: int) -> list[Metric]:
+    """Out-of-fold Brier score and ECE before and after isotonic calibration, beside the planted
+    probabilities' own (the best a calibrated model can expect)."""
+    import numpy as np
+
+    from tagcloud.models.propensity import expected_calibration_error
+
+    if cal is None:
+        return []
+    return [
+        Metric("churn", "Brier score, raw (out of fold)", cal.brier_raw, "", n),
+        Metric("churn", "Brier score, isotonic (out of fold)", cal.brier, "", n),
+        Metric(
+            "churn",
+            "Brier score of the planted probabilities",
+            float(np.mean((planted_prob - y) ** 2)),
+            "",
+            n,
+        ),
+        Metric("churn", "ECE, raw (out of fold)", cal.ece_raw, "", n),
+        Metric("churn", "ECE, isotonic (out of fold)", cal.ece, "", n),
+        Metric(
+            "churn", "ECE of the planted probabilities", expected_calibration_error(planted_prob, y), "", n
+        ),
     ]
 
 
