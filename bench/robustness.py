@@ -12,8 +12,17 @@ held to the reconciliation law (``corpus.check``). Side by side, the baseline: p
 ``read_csv`` / ``read_parquet`` with auto-detection over the same files — the files it cannot
 read at all, and the rows it returns without a word about the damaged ones.
 
-    uv run python bench/robustness.py --quick          # seconds (tests/bench runs this)
+    uv run python bench/robustness.py --quick          # seconds (tests/bench runs this; no crash rows)
     uv run python bench/robustness.py --drops 200 --rows 500
+    uv run python bench/robustness.py --only crash     # every kill point of the 5 job types (long)
+    uv run python bench/robustness.py --only crash --kill-points 4   # a sample per job type
+
+Crash: for each job type (ingest, tag build, audience index, campaign SMS, real-time worker) the
+kill points are generated from the calls a clean run really makes (tests/robustness/killpoints.py);
+at each one the job runs in a subprocess that dies by SIGKILL there, what a reader sees right then
+is checked (no half-written Parquet, index or pointer), the job is restarted and its end state must
+equal the run never killed, with 0 duplicate SMS in the SMSC journal, 0 contacts that never reached
+it, 0 left unknown (the SMSC's journal settles them) and the contact cap intact.
 """
 
 from __future__ import annotations
@@ -143,6 +152,54 @@ def _generated(work: Path, a: argparse.Namespace) -> Counts:
     return _ingest_counts(total, work, time.perf_counter() - t0)
 
 
+# --- crash: kill -9 at kill points of every job type, then a restart -------------------------------
+
+CRASH_ZERO = (
+    "not killed there",
+    "restart failed",
+    "end state differs",
+    "violations",
+    "duplicate SMS",
+    "missed SMS",
+    "left unknown",
+    "cap violations",
+)
+
+
+def _register_crash() -> None:
+    """One check per job type: every kill point of tests/robustness/killpoints (≥ 20 each)."""
+    if any(k.area == "crash" for k in CHECKS):
+        return
+    root = Path(__file__).resolve().parents[1]
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from tests.robustness.crash_scenarios import SCENARIOS
+
+    for job, cls in SCENARIOS.items():
+
+        def run(work: Path, a: argparse.Namespace, cls: type = cls) -> Counts:
+            t0 = time.perf_counter()
+            sc = cls(work)
+            sc.discover()
+            pts = sc.points()
+            if a.kill_points:
+                pts = random.Random(a.seed).sample(pts, min(a.kill_points, len(pts)))
+            total: dict[str, int] = {"kill points": len(pts)}
+            violations: list[str] = []
+            for p in pts:
+                out = sc.run_point(p)
+                for k, v in out.counts.items():
+                    total[k] = total.get(k, 0) + v
+                violations += out.violations
+            total["not killed there"] = len(pts) - total.get("killed", 0)
+            total["restart failed"] = total.get("killed", 0) - total.get("restarted", 0)
+            total["end state differs"] = total.pop("differs", 0)
+            total["violations"] = len(violations)
+            return Counts(total, CRASH_ZERO, violations, time.perf_counter() - t0)
+
+        check("crash", job)(run)
+
+
 # --- the run -------------------------------------------------------------------------------------
 
 
@@ -195,10 +252,17 @@ def main(argv: list[str] | None = None) -> Result:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--only", help="run the checks whose area or name contains this")
     ap.add_argument("--workdir", type=Path, help="where to put data (default: a temporary folder)")
+    ap.add_argument(
+        "--kill-points", type=int, default=0, help="crash: a random sample of this many per job type (0: all)"
+    )
     a = ap.parse_args(argv)
     if a.quick:
         a.drops, a.rows = 8, 40
     _register_families()
+    if not a.quick or (
+        a.only and "crash" in a.only
+    ):  # minutes: tests/robustness/test_crash.py runs a few in CI
+        _register_crash()
     work = Path(a.workdir or tempfile.mkdtemp(prefix="bench_robust_"))
     rows: list[tuple[Check, Counts]] = []
     try:

@@ -118,3 +118,59 @@ def test_send_wave_updates_contact_statuses(smsc: LocalSmsc, tmp_path: Path) -> 
             again = send_wave(led, c, "C1", 0, lambda m, o, s: "x", now=NOON)
         assert again.submitted == 0
     assert len(read_journal(smsc.journal)) == 25  # type: ignore[arg-type]
+
+
+def test_unknowns_are_settled_from_the_smsc_records_and_only_the_untaken_resent(
+    smsc: LocalSmsc, tmp_path: Path
+) -> None:
+    """A sender died with 6 claimed: the SMSC took 3 (its journal has them, the ledger no id), never
+    saw 3. The next pass settles the 3 as submitted and sends the other 3 once: 0 missed, 0 twice."""
+    from tagcloud.campaigns.channels.smpp import journal_records, send_wave
+    from tagcloud.campaigns.policy import ContactRequest, SmscRecord
+
+    journal = smsc.journal
+    assert journal is not None
+    with ContactLedger(f"sqlite:///{tmp_path / 'l.db'}") as led:
+        for i in range(1, 21):
+            led.reserve(ContactRequest("C1", f"1360000{i:04d}", "sms", NOON, "5G_PACK_30"))
+        claimed = led.claim_due("C1", 0, "sms", NOON, 6)  # the dead sender's window
+        # it had written 3 of them to the SMSC before it died, and read no answer
+        with SmppClient("127.0.0.1", smsc.port) as c:
+            c.submit_many([(int(cid), m, "offer") for cid, m, _, _ in claimed[:3]])
+        # another system's SMS to one of the never-sent numbers, from another short code
+        with SmppClient("127.0.0.1", smsc.port, source_addr="10086") as c:
+            c.submit_many([(0, claimed[4][1], "bill")])
+        before = len(read_journal(journal))
+        with SmppClient("127.0.0.1", smsc.port, window=8) as c:
+            run = send_wave(
+                led,
+                c,
+                "C1",
+                0,
+                lambda m, o, s: "offer",
+                now=NOON,
+                smsc_records=lambda: journal_records(journal),
+            )
+        assert run.recovered_unknown == 6 and run.settled_unknown == 3 and run.resent_unknown == 3
+        assert run.submitted == 20 - 3
+        st = dict(led.db.q("SELECT status, count(*) FROM contacts GROUP BY status"))
+        assert st.get("unknown", 0) == 0 and sum(st.values()) == 20
+        ours = [j["to"] for j in read_journal(journal) if j["from"] == "10658000"]
+        assert sorted(ours) == sorted(f"1360000{i:04d}" for i in range(1, 21))  # each once
+        assert len(read_journal(journal)) == before + 17
+        # the settled ones carry the SMSC's message id, so later receipts reach them
+        ids = {j["message_id"] for j in read_journal(journal)}
+        settled = led.db.q(
+            "SELECT external_id FROM contacts WHERE contact_id IN (?, ?, ?)", [r[0] for r in claimed[:3]]
+        )
+        assert all(e in ids for (e,) in settled)
+        # records that do not pair with the unknown contacts are left unknown, never resent
+        led.db.q(
+            "UPDATE contacts SET status='unknown', external_id=NULL WHERE contact_id=?", (claimed[0][0],)
+        )
+        twice = [SmscRecord(claimed[0][1], "x1"), SmscRecord(claimed[0][1], "x2")]
+        r = led.resolve_unknown(twice, NOON)
+        assert (r.unknown, r.sent, r.resend, r.ambiguous) == (1, 0, 0, 1)
+        # records older than the killed run are not its sends: then the SMSC never took it
+        r = led.resolve_unknown([SmscRecord(claimed[0][1], "x1", at=100.0)], NOON, since=200.0)
+        assert (r.sent, r.resend) == (0, 1)

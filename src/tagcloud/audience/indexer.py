@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -244,9 +245,19 @@ def build_index(
     manifest["bytes"] += manifest["lookup_bytes"]
     manifest["build_seconds"] = round((datetime.now(UTC) - started).total_seconds(), 2)
     (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-    shutil.rmtree(out, ignore_errors=True)
+    # a re-index of the same build: the old folder steps aside first, so a reader between the two
+    # renames meets a missing folder for an instant, never a half-written one
+    aside = out.with_name(out.name + ".old")
+    shutil.rmtree(aside, ignore_errors=True)
+    if out.exists():
+        out.rename(aside)
     tmp.rename(out)
-    (index_root(wh) / "CURRENT").write_text(meta["build_id"], encoding="utf-8")
+    shutil.rmtree(aside, ignore_errors=True)
+    # the pointer is replaced whole: a kill mid-write must not leave CURRENT naming half a build id
+    pointer = index_root(wh) / "CURRENT"
+    staged = pointer.with_name(f"CURRENT.{os.getpid()}.tmp")
+    staged.write_text(meta["build_id"], encoding="utf-8")
+    os.replace(staged, pointer)
     return out
 
 

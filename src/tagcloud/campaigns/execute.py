@@ -26,6 +26,7 @@ from tagcloud.campaigns.policy import (
     ContactStatus,
     Decision,
     ResponseOutcome,
+    SmscRecord,
     epoch,
     from_epoch,
 )
@@ -248,8 +249,10 @@ def run_sms_wave(
     fields: Fields = default_fields,
     batch: int | None = None,
     quiet: bool = True,
+    smsc_records: Callable[[], Iterable[SmscRecord]] | None = None,
 ) -> SmsRun:
-    """Send a wave's due SMS through a bound SMPP client; statuses and receipts go to the ledger."""
+    """Send a wave's due SMS through a bound SMPP client; statuses and receipts go to the ledger.
+    ``smsc_records`` settles what a killed earlier pass left UNKNOWN (see ``send_wave``)."""
     from tagcloud.campaigns.channels.smpp import send_wave
 
     if design.waves[wave].channel != Channel.SMS:
@@ -272,6 +275,7 @@ def run_sms_wave(
             now=now,
             batch=batch,
             on_batch=lambda n: j.advance(n, rows=n),
+            smsc_records=smsc_records,
         )
     return run
 

@@ -121,6 +121,30 @@ def from_epoch(s: int) -> dt.datetime:
 
 
 @dataclass(frozen=True)
+class SmscRecord:
+    """One message the SMSC says it accepted (its journal or CDR export, or a delivery receipt)."""
+
+    destination: str
+    message_id: str
+    source: str | None = None  # the sender short code
+    at: float | None = None  # when the SMSC accepted it (wall-clock epoch seconds)
+
+
+@dataclass
+class UnknownResolution:
+    """What ``ContactLedger.resolve_unknown`` did with the contacts left UNKNOWN."""
+
+    unknown: int = 0  # UNKNOWN before
+    sent: int = 0  # the SMSC took them: SUBMITTED with its message id
+    resend: int = 0  # the SMSC never took them: RESERVED, sent once by the next pass
+    ambiguous: int = 0  # records and contacts do not pair up: left UNKNOWN
+
+    @property
+    def missed(self) -> int:
+        return self.ambiguous
+
+
+@dataclass(frozen=True)
 class Period:
     """A cap's period: a calendar month (``days=None``) or a sliding window of ``days``."""
 
@@ -773,6 +797,83 @@ class ContactLedger:
                 ),
             )
         return len(rows)
+
+    def resolve_unknown(
+        self,
+        records: Iterable[SmscRecord],
+        now: dt.datetime,
+        *,
+        complete: bool = True,
+        since: float | None = None,
+        sources: Iterable[str] | None = None,
+        channel: str = "sms",
+    ) -> UnknownResolution:
+        """Settle contacts left UNKNOWN by a dead sender against what the SMSC says it accepted.
+
+        ``records`` are the SMSC's records of accepted messages (its journal or CDR export, or late
+        delivery receipts), each with destination and message id. They are matched by destination,
+        by sender (records from a short code outside ``sources`` are other systems' messages) and by
+        time (records before ``since``, wall-clock epoch seconds, are older sends), leaving out
+        message ids the ledger already holds. Per subscriber:
+        as many unclaimed records as unknown contacts → each is SUBMITTED with its message id (later
+        receipts then deliver it); no record and ``complete`` (the records cover every acceptance up
+        to now) → RESERVED again, so the next pass sends it once; anything else stays UNKNOWN and is
+        counted ``ambiguous``. Never resends what the SMSC may have taken.
+        """
+        unknown = self.db.q(
+            "SELECT contact_id, msisdn FROM contacts WHERE channel=? AND status=? ORDER BY contact_id",
+            (channel, ContactStatus.UNKNOWN.value),
+        )
+        res = UnknownResolution(unknown=len(unknown))
+        if not unknown:
+            return res
+        by_msisdn: dict[str, list[int]] = {}
+        for cid, m in unknown:
+            by_msisdn.setdefault(str(m), []).append(int(cid))
+        known: set[str] = set()
+        ms = sorted(by_msisdn)
+        for i in range(0, len(ms), 500):
+            part = ms[i : i + 500]
+            known |= {
+                str(r[0])
+                for r in self.db.q(
+                    f"SELECT external_id FROM contacts WHERE msisdn IN ({', '.join('?' * len(part))}) "
+                    "AND external_id IS NOT NULL",
+                    part,
+                )
+            }
+        taken: dict[str, list[SmscRecord]] = {}
+        senders = set(sources) if sources is not None else None
+        for r in records:
+            if senders is not None and r.source is not None and r.source not in senders:
+                continue
+            older = since is not None and r.at is not None and r.at < since
+            if r.destination in by_msisdn and r.message_id not in known and not older:
+                taken.setdefault(r.destination, []).append(r)
+        sent: list[tuple[str, int, int]] = []
+        again: list[tuple[int, int]] = []
+        ts = epoch(now)
+        for m, cids in by_msisdn.items():
+            recs = sorted({r.message_id: r for r in taken.get(m, [])}.values(), key=lambda r: r.at or 0.0)
+            if len(recs) == len(cids):
+                sent += [(r.message_id, ts, c) for r, c in zip(recs, cids, strict=True)]
+            elif not recs and complete:
+                again += [(ts, c) for c in cids]
+            else:
+                res.ambiguous += len(cids)
+        with self.db.transaction():
+            self.db.many(
+                "UPDATE contacts SET status='submitted', external_id=?, status_at=?, "
+                "detail='the SMSC took it (matched after the sender stopped)' WHERE contact_id=? AND status='unknown'",
+                sent,
+            )
+            self.db.many(
+                "UPDATE contacts SET status='reserved', status_at=?, "
+                "detail='the SMSC never took it: to be sent again' WHERE contact_id=? AND status='unknown'",
+                again,
+            )
+        res.sent, res.resend = len(sent), len(again)
+        return res
 
     def set_status(
         self,

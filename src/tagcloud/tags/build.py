@@ -289,6 +289,23 @@ def _relation_files(
     return keep, base, where
 
 
+def _write_json(path: Path, obj: Any) -> None:
+    """Replace a cache record whole: a build killed mid-write must not leave half a JSON file that
+    every later build then fails to read."""
+    staged = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    staged.write_text(json.dumps(obj))
+    os.replace(staged, path)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """A cache record, or {} when there is none or it is unreadable (then the part is rebuilt)."""
+    try:
+        out = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return out if isinstance(out, dict) else {}
+
+
 def _fingerprint(parts: list[Any]) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
@@ -419,7 +436,7 @@ def build(
                 ]
             )
             meta = parts_dir / f"{sid}.json"
-            cached = json.loads(meta.read_text()) if not force and meta.is_file() else {}
+            cached = _read_json(meta) if not force else {}
             files = [parts_dir / f for f in cached.get("files", [f"{sid}.parquet"])]
             if cached.get("fingerprint") == fp and all(f.is_file() for f in files):
                 sources_reused.append(sid)
@@ -454,14 +471,13 @@ def build(
                 for stale in {*parts_dir.glob(f"{sid}.parquet"), *parts_dir.glob(f"{sid}.s*.parquet")}:
                     if stale not in files:
                         stale.unlink()
-                (parts_dir / f"{sid}.json").write_text(
-                    json.dumps(
-                        {
-                            "fingerprint": fp,
-                            "files": [f.name for f in files],
-                            "built_at": datetime.now(UTC).isoformat(),
-                        }
-                    )
+                _write_json(
+                    parts_dir / f"{sid}.json",
+                    {
+                        "fingerprint": fp,
+                        "files": [f.name for f in files],
+                        "built_at": datetime.now(UTC).isoformat(),
+                    },
                 )
                 sources_built.append(sid)
                 rows_scanned += _rows_of(wh.root, inputs, reads)
@@ -740,7 +756,7 @@ def translated_days(wh: Any, window: Window, force: bool = False) -> list[tuple[
             ]
         )
         path, meta = out_dir / f"{day}.parquet", out_dir / f"{day}.json"
-        fresh = path.is_file() and meta.is_file() and json.loads(meta.read_text()).get("fingerprint") == fp
+        fresh = path.is_file() and _read_json(meta).get("fingerprint") == fp
         if force or not fresh:
             con = duckdb.connect()
             try:
@@ -753,7 +769,7 @@ def translated_days(wh: Any, window: Window, force: bool = False) -> list[tuple[
                     f"COPY (SELECT {cols} FROM xdr_translated) TO '{path}.tmp' (FORMAT parquet, COMPRESSION zstd)"
                 )
                 os.replace(f"{path}.tmp", path)
-                meta.write_text(json.dumps({"fingerprint": fp}))
+                _write_json(meta, {"fingerprint": fp})
             finally:
                 con.close()
         out.append((path, fp))

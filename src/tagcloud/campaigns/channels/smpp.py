@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import re
 import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from tagcloud.campaigns.policy import ContactLedger, ContactStatus
+from tagcloud.campaigns.policy import ContactLedger, ContactStatus, SmscRecord
 
 BIND_TRANSCEIVER = 0x00000009
 SUBMIT_SM = 0x00000004
@@ -92,6 +94,7 @@ def submit_sm_body(source: str, dest: str, text: str, receipt: bool = True) -> b
 class Receipt:
     message_id: str
     stat: str  # DELIVRD, UNDELIV, EXPIRED, …
+    destination: str | None = None  # the subscriber (the receipt's source address)
 
     @property
     def contact_status(self) -> ContactStatus:
@@ -106,7 +109,7 @@ def parse_deliver_sm(body: bytes) -> Receipt | None:
     i = 0
     _, i = _read_cstr(body, i)  # service_type
     i += 2
-    _, i = _read_cstr(body, i)  # source
+    subscriber, i = _read_cstr(body, i)  # source: the subscriber the message went to
     i += 2
     _, i = _read_cstr(body, i)  # destination
     esm_class = body[i]
@@ -126,9 +129,27 @@ def parse_deliver_sm(body: bytes) -> Receipt | None:
         return None
     if TLV_RECEIPTED_MESSAGE_ID in tlvs and TLV_MESSAGE_STATE in tlvs:
         mid = tlvs[TLV_RECEIPTED_MESSAGE_ID].rstrip(b"\0").decode("latin-1")
-        return Receipt(mid, MESSAGE_STATES.get(tlvs[TLV_MESSAGE_STATE][0], "UNKNOWN"))
+        return Receipt(mid, MESSAGE_STATES.get(tlvs[TLV_MESSAGE_STATE][0], "UNKNOWN"), subscriber or None)
     m = _RECEIPT.search(sm.decode("latin-1"))
-    return Receipt(m.group(1), m.group(2)) if m else None
+    return Receipt(m.group(1), m.group(2), subscriber or None) if m else None
+
+
+def journal_records(path: Path) -> list[SmscRecord]:
+    """The SMSC's record of accepted messages, one JSON object a line (``to``, ``message_id``,
+    optional ``from`` and ``at``): the LocalSmsc journal, or an SMSC's CDR export in that form."""
+    out: list[SmscRecord] = []
+    if not path.exists():
+        return out
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                j = json.loads(line)
+                out.append(SmscRecord(str(j["to"]), str(j["message_id"]), j.get("from"), j.get("at")))
+            except (ValueError, KeyError, TypeError) as e:
+                raise ValueError(f"{path} line {n}: not an SMSC record ({e})") from e
+    return out
 
 
 @dataclass
@@ -356,6 +377,8 @@ class SmsRun:
     failed: int = 0
     unknown: int = 0
     recovered_unknown: int = 0
+    settled_unknown: int = 0  # UNKNOWN contacts the SMSC's records or a late receipt showed it took
+    resent_unknown: int = 0  # UNKNOWN contacts the SMSC's records showed it never took: sent now
     receipts: int = 0
     throttled: int = 0
     reconnects: int = 0
@@ -392,17 +415,31 @@ def send_wave(
     batch: int | None = None,
     wait_receipts: float = 2.0,
     on_batch: Callable[[int], None] | None = None,
+    smsc_records: Callable[[], Iterable[SmscRecord]] | None = None,
 ) -> SmsRun:
     """Send every due SMS contact of one campaign wave; statuses and receipts go to the ledger.
 
     ``render(msisdn, offer_id, sub_campaign)`` gives the message text. Safe to run again after a
-    crash: contacts left mid-send are marked UNKNOWN first and never resent. Contacts are claimed
+    crash: contacts left mid-send are marked UNKNOWN first and never resent; late receipts for them
+    settle them as sent, and ``ContactLedger.resolve_unknown`` with the SMSC's records settles the
+    rest (those it never took are sent by the next pass). Contacts are claimed
     ``batch`` at a time (default: the client's window), which bounds how many can end UNKNOWN.
+    ``smsc_records`` (the SMSC's journal or CDR export, read at the start) settles them at once.
     """
     now = now or dt.datetime.now()
     run = SmsRun()
     run.recovered_unknown = ledger.recover(campaign_id, wave, "sms", now)
+    if smsc_records is not None:  # what the SMSC took is settled, what it never took is sent below
+        settled = ledger.resolve_unknown(smsc_records(), now, sources=[client.source_addr])
+        run.settled_unknown, run.resent_unknown = settled.sent, settled.resend
+    # contacts a dead sender left UNKNOWN: a receipt that reaches this bind for a message id the
+    # ledger does not hold may be one of theirs (an SMSC routes receipts to any bind of the account)
+    open_unknown = ledger.db.q(
+        "SELECT count(*) FROM contacts WHERE campaign_id=? AND wave=? AND channel='sms' AND status='unknown'",
+        (campaign_id, wave),
+    )[0][0]
     receipts: list[Receipt] = []
+    strangers: list[SmscRecord] = []
     rlock = threading.Lock()
 
     def keep(r: Receipt) -> None:
@@ -418,6 +455,8 @@ def send_wave(
                 [(r.message_id, r.contact_status.value) for r in got], dt.datetime.now()
             )
             run.receipts += len(got)
+            if open_unknown:
+                strangers.extend(SmscRecord(r.destination, r.message_id) for r in got if r.destination)
 
     client.on_receipt = keep
     while True:
@@ -433,5 +472,7 @@ def send_wave(
         time.sleep(0.05)
         flush()
     flush()
+    if strangers:
+        run.settled_unknown += ledger.resolve_unknown(strangers, now, complete=False).sent
     run.throttled, run.reconnects = client.throttled, client.reconnects
     return run

@@ -4,7 +4,8 @@ The protocol side (binds, framing, windowing, timers, PDU codec) is smpp34's Rus
 by others; this module only gives it an SMSC's behaviour: a submit rate above which it answers
 ``ESME_RTHROTTLED``, a message id per accepted ``submit_sm``, a delivery receipt (``deliver_sm``
 with esm_class 0x04) after a short delay, and a journal of every accepted message (JSON lines) so
-a test can count what really reached the network. Numbers ending in ``UNDELIVERABLE_SUFFIX``
+a test can count what really reached the network (and a sender that died can settle what it had
+in flight from it: ``smpp.journal_records``). Numbers ending in ``UNDELIVERABLE_SUFFIX``
 get an ``UNDELIV`` receipt, so failure paths are exercised too.
 """
 
@@ -140,6 +141,7 @@ class LocalSmsc:
                                     "from": ev.source_addr,
                                     "data_coding": ev.data_coding,
                                     "bytes": len(ev.short_message),
+                                    "at": round(time.time(), 3),
                                 }
                             )
                             + "\n"
@@ -162,8 +164,10 @@ class LocalSmsc:
     async def _receipt(self, session_id: str, mid: str, dest: str, src: str) -> None:
         await asyncio.sleep(self.receipt_delay)
         esme = self._sessions.get(session_id)
+        if esme is None:  # the ESME went away: like an SMSC, route it to another bind (the restarted sender)
+            esme = next(iter(self._sessions.values()), None)
         if esme is None:
-            return  # the ESME went away: a real SMSC would queue it; the demo drops it
+            return  # nobody bound: a real SMSC would queue it; the demo drops it
         stat = "UNDELIV" if dest.endswith(UNDELIVERABLE_SUFFIX) else "DELIVRD"
         stamp = dt.datetime.now().strftime("%y%m%d%H%M")
         text = f"id:{mid} sub:001 dlvrd:{'000' if stat != 'DELIVRD' else '001'} submit date:{stamp} done date:{stamp} stat:{stat} err:000 text:"
